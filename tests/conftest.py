@@ -1,1 +1,154 @@
-"""Shared fixtures. Helpers' fixture modules are imported here so every test file sees them."""
+"""Shared fixtures: real Redis (a dedicated DB index, flushed per test), real Postgres (a
+dedicated database, migrated once, truncated per test), local storage in a temporary folder,
+and a real arq Worker run in burst mode through our WorkerSettings.
+
+REDIS_URL and DATABASE_URL choose the servers; by default the local ones on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from arq.connections import ArqRedis
+from arq.worker import Worker
+
+from mediaworker import client
+from mediaworker.config import (
+    DatabaseConfig,
+    ImageConfig,
+    QueueConfig,
+    RedisConfig,
+    Settings,
+    StorageConfig,
+)
+from mediaworker.db.migrate import migrate
+from mediaworker.db.pool import Pool, create_db_pool
+from mediaworker.settings import worker_options
+from mediaworker.storage import open_storage
+from mediaworker.storage.base import Storage
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
+DATABASE_URL = os.environ.get(
+    "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/mediaworker_test"
+)
+TESTDATA = Path(
+    os.environ.get("MEDIAWORKER_TESTDATA", Path(__file__).resolve().parents[2] / "shared/testdata")
+)
+
+
+def make_settings(storage_path: Path, **queue: Any) -> Settings:
+    """Settings for a test: the test servers, local storage in `storage_path`, quick retries."""
+    queue_env = {"QUEUE_BACKOFF_DELAY": 0, "QUEUE_POLL_DELAY_MS": 5, "QUEUE_CONCURRENCY": 4}
+    queue_env.update(queue)
+    return Settings(
+        redis=RedisConfig(REDIS_URL=REDIS_URL),
+        database=DatabaseConfig(DATABASE_URL=DATABASE_URL),
+        storage=StorageConfig(STORAGE_TYPE="local", WORKER_STORAGE_PATH=str(storage_path)),
+        queue=QueueConfig(**queue_env),
+        image=ImageConfig(),
+    )
+
+
+@pytest.fixture(scope="session")
+async def migrated() -> None:
+    await migrate(DATABASE_URL)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "storage")
+
+
+@pytest.fixture
+async def db(migrated: None) -> AsyncIterator[Pool]:
+    pool = await create_db_pool(DATABASE_URL, min_size=1, max_size=4)
+    await pool.execute("TRUNCATE media, media_derivatives, job_runs")
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
+    pool = await client.create_pool(settings)
+    await pool.flushdb()
+    yield pool
+    await pool.aclose()
+
+
+@pytest.fixture
+async def storage(settings: Settings) -> AsyncIterator[Storage]:
+    store = await open_storage(settings.storage)
+    yield store
+    await store.close()
+
+
+async def run_burst(settings: Settings, **options: Any) -> Worker:
+    """Run a real worker, with our WorkerSettings, until the queue is empty."""
+    kwargs = {**worker_options(settings), "burst": True, "handle_signals": False, **options}
+    worker = Worker(**kwargs)
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+    return worker
+
+
+@pytest.fixture
+def testdata() -> Iterator[Path]:
+    if not (TESTDATA / "manifest.json").is_file():
+        pytest.skip("../shared/testdata is not present")
+    yield TESTDATA
+
+
+def manifest(kind: str | None = None) -> list[dict[str, Any]]:
+    path = TESTDATA / "manifest.json"
+    if not path.is_file():
+        return []
+    entries: list[dict[str, Any]] = json.loads(path.read_text())
+    return [e for e in entries if kind is None or e["kind"] == kind]
+
+
+async def raw_redis() -> aioredis.Redis:
+    return aioredis.Redis.from_url(REDIS_URL)
+
+
+async def pg_connect() -> asyncpg.Connection:
+    return await asyncpg.connect(DATABASE_URL)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings, **options: Any) -> AsyncIterator[Worker]:
+    """A real worker polling in the background of this event loop until the block ends."""
+    worker = Worker(**{**worker_options(settings), "handle_signals": False, **options})
+    task = asyncio.create_task(worker.async_run())
+    try:
+        for _ in range(200):
+            if "mw" in worker.ctx or task.done():
+                break
+            await asyncio.sleep(0.02)
+        if task.done():
+            task.result()
+        yield worker
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await worker.close()
+
+
+async def wait_until(predicate: Any, *, timeout_s: float = 10, every_s: float = 0.05) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not await predicate():  # noqa: ASYNC110 - polling a database, no event to wait on
+            await asyncio.sleep(every_s)
+
+
+from s3_stand_in import s3_endpoint, s3_storage_config  # noqa: E402, F401  (fixtures)

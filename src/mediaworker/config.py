@@ -21,9 +21,7 @@ def env(*names: str) -> AliasChoices:
 
 
 class _Section(BaseSettings):
-    model_config = SettingsConfigDict(
-        extra="ignore", case_sensitive=False, frozen=True
-    )
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
 
 
 class RedisConfig(_Section):
@@ -106,6 +104,7 @@ class QueueConfig(_Section):
         default_factory=lambda: os.cpu_count() or 1, ge=1, validation_alias=env("CPU_WORKERS")
     )
     metrics_port: int = Field(0, ge=0, validation_alias=env("METRICS_PORT"))
+    reconcile_idle_s: float = Field(60, ge=0, validation_alias=env("QUEUE_RECONCILE_IDLE_S"))
 
 
 class ImageFormat(StrEnum):
@@ -134,8 +133,12 @@ class ImageConfig(_Section):
     thumbnail_size: EnvSize = Field(
         Size(width=150, height=150), validation_alias=env("IMAGE_THUMBNAIL_SIZE")
     )
-    medium_size: EnvSize = Field(Size(width=800, height=600), validation_alias=env("IMAGE_MEDIUM_SIZE"))
-    large_size: EnvSize = Field(Size(width=1920, height=1080), validation_alias=env("IMAGE_LARGE_SIZE"))
+    medium_size: EnvSize = Field(
+        Size(width=800, height=600), validation_alias=env("IMAGE_MEDIUM_SIZE")
+    )
+    large_size: EnvSize = Field(
+        Size(width=1920, height=1080), validation_alias=env("IMAGE_LARGE_SIZE")
+    )
     format: ImageFormat = Field(ImageFormat.JPEG, validation_alias=env("IMAGE_FORMAT"))
     quality: int = Field(82, ge=1, le=100, validation_alias=env("IMAGE_QUALITY"))
     max_input_bytes: int = Field(
@@ -154,12 +157,12 @@ class Settings(BaseModel):
 
     model_config = {"frozen": True}
 
-    redis: RedisConfig = Field(default_factory=RedisConfig)
-    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    providers: ProvidersConfig = Field(default_factory=ProvidersConfig)
-    queue: QueueConfig = Field(default_factory=QueueConfig)
-    image: ImageConfig = Field(default_factory=ImageConfig)
+    redis: RedisConfig = Field(default_factory=lambda: RedisConfig())
+    database: DatabaseConfig = Field(default_factory=lambda: DatabaseConfig())
+    storage: StorageConfig = Field(default_factory=lambda: StorageConfig())
+    providers: ProvidersConfig = Field(default_factory=lambda: ProvidersConfig())
+    queue: QueueConfig = Field(default_factory=lambda: QueueConfig())
+    image: ImageConfig = Field(default_factory=lambda: ImageConfig())
     log_level: str = Field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
     log_format: str = Field(default_factory=lambda: os.environ.get("LOG_FORMAT", "json").lower())
 

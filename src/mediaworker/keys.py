@@ -10,19 +10,18 @@ import re
 from enum import StrEnum
 
 from mediaworker.errors import BadInputError
+from mediaworker.payloads import ID_PATTERN
 
 # --- ids -----------------------------------------------------------------------------------
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_ID_RE = re.compile(ID_PATTERN)
 _EXT_RE = re.compile(r"^[a-z0-9]{1,8}$")
 
 
 def validate_id(value: str, *, what: str = "media_id") -> str:
     if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         shown = repr(value)[:40]
-        raise BadInputError(
-            f"{what} {shown} is not valid: use 1-128 letters, digits, '-' or '_'"
-        )
+        raise BadInputError(f"{what} {shown} is not valid: use 1-128 letters, digits, '-' or '_'")
     return value
 
 

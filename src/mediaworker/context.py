@@ -1,0 +1,75 @@
+"""The typed worker context: built once per worker process, closed in reverse order.
+
+arq hands every job a plain dict; `startup()` puts one `Context` in it under "mw" and the job
+wrapper hands that to the job functions.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from arq.connections import ArqRedis
+from loguru import logger
+
+from mediaworker import metrics
+from mediaworker.config import Settings
+from mediaworker.db.migrate import migrate
+from mediaworker.db.pool import Pool, create_db_pool
+from mediaworker.logging import configure_logging
+from mediaworker.processing.pool import CpuPool
+from mediaworker.storage import open_storage
+from mediaworker.storage.base import Storage
+
+CTX_KEY = "mw"
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Pool
+    storage: Storage
+    cpu: CpuPool
+    redis: ArqRedis
+    worker_name: str
+    exit_stack: AsyncExitStack
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.get("settings") or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    stack = AsyncExitStack()
+    try:
+        await migrate(settings.database.dsn())
+        db = await create_db_pool(
+            settings.database.dsn(),
+            min_size=settings.database.pool_min_size,
+            max_size=settings.database.pool_max_size,
+        )
+        stack.push_async_callback(db.close)
+        storage = await open_storage(settings.storage)
+        stack.push_async_callback(storage.close)
+        cpu = CpuPool(settings.queue.cpu_workers)
+        stack.callback(cpu.close)
+    except BaseException:
+        await stack.aclose()
+        raise
+    metrics.serve(settings.queue.metrics_port)
+    worker_name = f"{socket.gethostname()}:{os.getpid()}"
+    ctx[CTX_KEY] = Context(settings, db, storage, cpu, ctx["redis"], worker_name, stack)
+    logger.bind(worker=worker_name).info("worker started")
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    context: Context | None = ctx.pop(CTX_KEY, None)
+    if context is not None:
+        await context.exit_stack.aclose()
+        logger.bind(worker=context.worker_name).info("worker stopped")
+
+
+def get_context(ctx: dict[str, Any]) -> Context:
+    context: Context = ctx[CTX_KEY]
+    return context

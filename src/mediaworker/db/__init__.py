@@ -1,0 +1,1 @@
+"""Postgres through asyncpg: the pool, numbered migrations, one module of queries per table."""

@@ -1,0 +1,126 @@
+"""Queries on `media`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mediaworker.db.pool import Pool, to_dict
+from mediaworker.errors import MappedError
+
+
+class MediaStatus(StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    READY = "READY"
+    ERROR = "ERROR"
+
+
+class MediaKind(StrEnum):
+    IMAGE = "IMAGE"
+    AUDIO = "AUDIO"
+    VIDEO = "VIDEO"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class Media:
+    id: str
+    kind: str
+    status: str
+    storage_key: str
+    original_filename: str | None
+    content_type: str | None
+    size_bytes: int | None
+    width: int | None
+    height: int | None
+    blurhash: str | None
+    error_code: str | None
+    error_message: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    processed_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class NewMedia:
+    id: str
+    kind: MediaKind
+    storage_key: str
+    original_filename: str | None
+    content_type: str | None
+    size_bytes: int
+
+
+async def insert(db: Pool, media: NewMedia) -> Media:
+    row = await db.fetchrow(
+        """INSERT INTO media (id, kind, storage_key, original_filename, content_type, size_bytes)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           RETURNING *""",
+        media.id,
+        media.kind.value,
+        media.storage_key,
+        media.original_filename,
+        media.content_type,
+        media.size_bytes,
+    )
+    return Media(**to_dict(row))
+
+
+async def get(db: Pool, media_id: str) -> Media | None:
+    row = await db.fetchrow("SELECT * FROM media WHERE id = $1", media_id)
+    return None if row is None else Media(**to_dict(row))
+
+
+async def mark_processing(db: Pool, media_id: str) -> None:
+    await db.execute(
+        """UPDATE media SET status = 'PROCESSING', error_code = NULL, error_message = NULL,
+                  updated_at = now()
+           WHERE id = $1""",
+        media_id,
+    )
+
+
+async def mark_ready(
+    db: Pool, media_id: str, *, width: int | None, height: int | None, blurhash: str | None
+) -> None:
+    await db.execute(
+        """UPDATE media SET status = 'READY', width = $2, height = $3, blurhash = $4,
+                  error_code = NULL, error_message = NULL, updated_at = now(),
+                  processed_at = now()
+           WHERE id = $1""",
+        media_id,
+        width,
+        height,
+        blurhash,
+    )
+
+
+async def mark_error(db: Pool, media_id: str, error: MappedError) -> None:
+    await db.execute(
+        """UPDATE media SET status = 'ERROR', error_code = $2, error_message = $3,
+                  updated_at = now(), processed_at = now()
+           WHERE id = $1""",
+        media_id,
+        error.code.value,
+        error.message,
+    )
+
+
+async def list_unfinished(db: Pool, *, idle_for_s: float, limit: int = 500) -> list[Media]:
+    """PENDING or PROCESSING rows untouched for `idle_for_s`: candidates for the reconciler."""
+    rows = await db.fetch(
+        """SELECT * FROM media
+           WHERE status IN ('PENDING', 'PROCESSING')
+             AND updated_at < now() - make_interval(secs => $1)
+           ORDER BY updated_at
+           LIMIT $2""",
+        idle_for_s,
+        limit,
+    )
+    return [Media(**to_dict(r)) for r in rows]
+
+
+async def touch(db: Pool, media_ids: list[str]) -> None:
+    await db.execute("UPDATE media SET updated_at = now() WHERE id = ANY($1::text[])", media_ids)

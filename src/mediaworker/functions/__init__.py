@@ -1,0 +1,1 @@
+"""Job functions: one module per job, each a short recipe over db/, storage/ and processing/."""

@@ -1,0 +1,85 @@
+"""Steps that several jobs share: scratch space, the image renditions, the failure hook."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from mediaworker import keys
+from mediaworker.config import ImageConfig
+from mediaworker.context import Context
+from mediaworker.db import media as media_db
+from mediaworker.errors import MappedError
+from mediaworker.payloads import Derivative
+from mediaworker.processing.image import (
+    EncodeSpec,
+    ImageLimits,
+    Rendition,
+    SizeSpec,
+    Thumbnails,
+    make_thumbnails,
+)
+
+THUMBNAIL_TYPES = [t.value for t in keys.DerivativeType]
+
+
+@asynccontextmanager
+async def scratch_dir() -> AsyncIterator[Path]:
+    path = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="mediaworker-"))
+    try:
+        yield path
+    finally:
+        await asyncio.to_thread(shutil.rmtree, path, True)
+
+
+def thumbnail_sizes(config: ImageConfig) -> list[SizeSpec]:
+    return [
+        SizeSpec(keys.DerivativeType.THUMBNAIL, *_wh(config.thumbnail_size), crop=True),
+        SizeSpec(keys.DerivativeType.MEDIUM, *_wh(config.medium_size), crop=False),
+        SizeSpec(keys.DerivativeType.LARGE, *_wh(config.large_size), crop=False),
+    ]
+
+
+def _wh(size: Any) -> tuple[int, int]:
+    return size.width, size.height
+
+
+async def render_thumbnails(ctx: Context, source: Path) -> Thumbnails:
+    """THUMBNAIL, MEDIUM and LARGE from one decode of `source`, in the CPU pool."""
+    config = ctx.settings.image
+    return await ctx.cpu.run(
+        make_thumbnails,
+        str(source),
+        thumbnail_sizes(config),
+        EncodeSpec(config.format.value, config.quality),
+        ImageLimits(config.max_input_bytes, config.max_pixels),
+    )
+
+
+async def store_renditions(
+    ctx: Context, media_id: str, renditions: tuple[Rendition, ...]
+) -> list[Derivative]:
+    async def store(r: Rendition) -> Derivative:
+        key = keys.derivative_key(media_id, r.name, r.ext)
+        stored = await ctx.storage.put(key, r.data, content_type=r.content_type)
+        return Derivative(
+            type=r.name,
+            storage_key=key,
+            url=stored.url,
+            content_type=r.content_type,
+            width=r.width,
+            height=r.height,
+            size_bytes=stored.size_bytes,
+        )
+
+    return list(await asyncio.gather(*(store(r) for r in renditions)))
+
+
+async def mark_media_failed(ctx: Context, payload: Any, error: MappedError) -> None:
+    """on_failure hook of the media jobs: the row shows ERROR with the code and message."""
+    await media_db.mark_error(ctx.db, payload.media_id, error)

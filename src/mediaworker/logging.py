@@ -1,0 +1,76 @@
+"""Loguru set-up: one line of JSON per event, with an allow-list of fields.
+
+Only the fields named in ALLOWED_FIELDS are written; payloads, results and settings never
+are. The standard library's loggers (arq's among them) are routed through the same sink.
+"""
+
+from __future__ import annotations
+
+import json
+import logging as std_logging
+import sys
+from typing import Any
+
+from loguru import logger
+
+ALLOWED_FIELDS = frozenset(
+    {
+        "job_id",
+        "function",
+        "attempt",
+        "outcome",
+        "error_code",
+        "duration_ms",
+        "defer_s",
+        "media_id",
+        "worker",
+        "count",
+    }
+)
+
+
+def _json_sink(message: Any) -> None:
+    record = message.record
+    fields = {k: v for k, v in record["extra"].items() if k in ALLOWED_FIELDS}
+    line = {
+        "time": record["time"].isoformat(),
+        "level": record["level"].name,
+        "logger": record["name"],
+        "message": record["message"],
+        **fields,
+    }
+    sys.stderr.write(json.dumps(line, default=str) + "\n")
+
+
+class _InterceptHandler(std_logging.Handler):
+    def emit(self, record: std_logging.LogRecord) -> None:
+        level: str | int
+        try:
+            level = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(exception=record.exc_info).log(level, record.getMessage())
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    logger.remove()
+    if fmt == "json":
+        logger.add(_json_sink, level=level)
+    else:
+        logger.add(
+            sys.stderr,
+            level=level,
+            format="{time:HH:mm:ss} {level: <7} {message} {extra}",
+            filter=lambda r: _keep_allowed(r),
+        )
+    std_logging.basicConfig(handlers=[_InterceptHandler()], level=0, force=True)
+    # arq logs every job with its arguments; ours logs an allow-list instead.
+    std_logging.getLogger("arq.worker").setLevel(std_logging.WARNING)
+    std_logging.getLogger("arq.jobs").setLevel(std_logging.WARNING)
+
+
+def _keep_allowed(record: Any) -> bool:
+    extra = record["extra"]
+    for key in [k for k in extra if k not in ALLOWED_FIELDS]:
+        del extra[key]
+    return True

@@ -1,0 +1,26 @@
+"""Prometheus metrics, updated by the job wrapper; served on METRICS_PORT when it is set."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from mediaworker import keys
+
+JOBS = Counter(keys.METRIC_JOBS, "Job attempts by outcome", ["function", "outcome"])
+JOB_SECONDS = Histogram(
+    keys.METRIC_JOB_SECONDS,
+    "Job attempt duration",
+    ["function"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+JOBS_RUNNING = Gauge(keys.METRIC_JOBS_RUNNING, "Jobs running in this worker", ["function"])
+
+_served_on: int | None = None
+
+
+def serve(port: int) -> None:
+    """Start the /metrics endpoint once per process (port 0: off)."""
+    global _served_on
+    if port and _served_on is None:
+        start_http_server(port, addr="0.0.0.0")  # noqa: S104 - scraped from outside the pod
+        _served_on = port
