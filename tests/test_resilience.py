@@ -86,6 +86,7 @@ async def test_a_job_of_a_worker_killed_mid_job_runs_again_within_30_s(
         stop(first)
         if second is not None:
             stop(second)
+    print(f"picked up again {picked_up_s:.1f} s after the kill")
     assert picked_up_s < 30, f"picked up again after {picked_up_s:.1f} s"
     assert await runs(db, "nap-killed") == [(1, "INTERRUPTED"), (2, "SUCCEEDED")]
 

@@ -14,7 +14,7 @@ returned as it is.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
@@ -129,8 +129,8 @@ async def job_status(pool: ArqRedis, job_id: str) -> JobState:
     if result_info is None:
         return state
     failed = not result_info.success
-    return JobState(
-        **{**asdict(state)},
+    return replace(
+        state,
         success=result_info.success,
         result=None if failed else result_info.result,
         error=_as_error(result_info.result) if failed else None,

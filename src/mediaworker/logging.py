@@ -49,7 +49,10 @@ class _InterceptHandler(std_logging.Handler):
             level = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
-        logger.opt(exception=record.exc_info).log(level, record.getMessage())
+        name = record.name
+        logger.patch(lambda r: r.update(name=name)).opt(exception=record.exc_info).log(
+            level, record.getMessage()
+        )
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
