@@ -120,7 +120,7 @@ async def job_status(pool: ArqRedis, job_id: str) -> JobState:
         job_id,
         status.value,
         function=info.function,
-        tries=info.job_try,
+        tries=info.job_try or 0,
         enqueued_at=info.enqueue_time,
     )
     if status is not JobStatus.complete:

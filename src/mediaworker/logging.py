@@ -66,7 +66,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
             format="{time:HH:mm:ss} {level: <7} {message} {extra}",
             filter=lambda r: _keep_allowed(r),
         )
-    std_logging.basicConfig(handlers=[_InterceptHandler()], level=0, force=True)
+    std_logging.basicConfig(handlers=[_InterceptHandler()], level=level, force=True)
+    std_logging.getLogger("pyvips").setLevel(std_logging.WARNING)
     # arq logs every job with its arguments; ours logs an allow-list instead.
     std_logging.getLogger("arq.worker").setLevel(std_logging.WARNING)
     std_logging.getLogger("arq.jobs").setLevel(std_logging.WARNING)

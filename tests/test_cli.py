@@ -1,0 +1,99 @@
+"""The `mediaworker` command as scripts use it (--json) and as people read it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from arq.connections import ArqRedis
+from conftest import DATABASE_URL, REDIS_URL, running_worker
+from test_generate_thumbnails import photo
+
+from mediaworker.config import Settings
+from mediaworker.db.pool import Pool
+
+TESTDATA_BROKEN = Path(__file__).resolve().parents[2] / "shared/testdata/broken/truncated.jpg"
+
+
+async def mediaworker(settings: Settings, *args: str) -> tuple[int, str]:
+    env = {
+        **os.environ,
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": DATABASE_URL,
+        "WORKER_STORAGE_PATH": str(settings.storage.path),
+        "COLUMNS": "200",
+    }
+    cli = Path(sys.executable).with_name("mediaworker")
+    process = await asyncio.create_subprocess_exec(
+        str(cli), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode() + ("" if process.returncode in (0, 1) else err.decode())
+
+
+async def json_of(settings: Settings, *args: str) -> Any:
+    code, out = await mediaworker(settings, *args, "--json")
+    assert code in (0, 1), out
+    return json.loads(out)
+
+
+async def test_ingest_wait_json_gives_one_object_per_file_id_first(
+    db: Pool, redis: ArqRedis, settings: Settings, tmp_path: Path
+) -> None:
+    good = photo(tmp_path / "kitchen.jpg", 1200, 900)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(good.read_bytes()[:2000])
+
+    async with running_worker(settings):
+        code, out = await mediaworker(settings, "ingest", str(good), str(broken), "--wait", "--json")
+
+    rows = json.loads(out)
+    assert code == 1, "one file ended in ERROR"
+    assert [list(r)[0] for r in rows] == ["id", "id"]
+    assert [r["status"] for r in rows] == ["READY", "ERROR"]
+    assert rows[1]["error_code"] == "BAD_INPUT"
+    sizes = {d["type"]: (d["width"], d["height"]) for d in rows[0]["derivatives"]}
+    assert sizes == {"THUMBNAIL": (150, 150), "MEDIUM": (800, 600), "LARGE": (1200, 900)}
+
+
+async def test_media_job_and_stats_describe_the_work_done(
+    db: Pool, redis: ArqRedis, settings: Settings, tmp_path: Path
+) -> None:
+    async with running_worker(settings):
+        [row] = await json_of(
+            settings, "ingest", str(photo(tmp_path / "hall.jpg", 640, 480)), "--wait"
+        )
+
+    media = await json_of(settings, "media", row["id"])
+    job = await json_of(settings, "job", f"thumbnails-{row['id']}")
+    stats = await json_of(settings, "stats")
+    code, table = await mediaworker(settings, "media", row["id"])
+
+    assert media["id"] == row["id"] and media["status"] == "READY"
+    assert media["width"] == 640 and media["blurhash"]
+    for derivative in media["derivatives"]:
+        assert {"type", "storage_key", "url", "width", "height", "size_bytes"} <= set(derivative)
+        assert (Path(settings.storage.path) / derivative["storage_key"]).is_file()
+    assert job["status"] == "complete" and job["success"] is True
+    assert [r["status"] for r in job["runs"]] == ["SUCCEEDED"]
+    assert stats["completed"] >= 1 and stats["by_function"]["generate_thumbnails"]["completed"] >= 1
+    assert {"queued", "deferred", "in_progress", "failed", "retried"} <= set(stats)
+    assert code == 0 and row["id"] in table and "READY" in table and "THUMBNAIL" in table
+
+
+async def test_an_unknown_media_id_is_reported_not_raised(
+    db: Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    code, out = await mediaworker(settings, "media", "nope", "--json")
+
+    assert code == 1
+    assert json.loads(out) == {"error": "media nope not found"}
+
+
+async def test_migrate_is_idempotent(db: Pool, settings: Settings) -> None:
+    assert await json_of(settings, "migrate") == {"applied": []}
