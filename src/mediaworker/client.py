@@ -28,6 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from mediaworker import keys
 from mediaworker.config import RedisConfig, Settings
 from mediaworker.payloads import Payload, ThumbnailsPayload
+from mediaworker.priorities import DEFAULT_PRIORITY, enqueue_at_priority
 from mediaworker.serializer import deserialize, serialize
 
 
@@ -65,27 +66,49 @@ async def create_pool(settings: Settings | None = None) -> ArqRedis:
         job_serializer=serialize,
         job_deserializer=deserialize,
         default_queue_name=keys.QUEUE_NAME,
+        expires_extra_ms=settings.queue.job_expires_s * 1000,
     )
 
 
-async def enqueue_thumbnails(pool: ArqRedis, media_id: str, *, force: bool = False) -> Job:
+async def enqueue_thumbnails(
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = 5
+) -> Job:
     """Enqueue `generate_thumbnails` for one media row; job id `thumbnails-{media_id}`."""
     payload = ThumbnailsPayload(media_id=media_id, force=force)
+    job_id = keys.thumbnails_job_id(media_id)
     return await enqueue(
-        pool, "generate_thumbnails", keys.thumbnails_job_id(media_id), payload, rerun=force
+        pool, "generate_thumbnails", job_id, payload, priority=priority, rerun=force
     )
 
 
 async def enqueue(
-    pool: ArqRedis, function: str, job_id: str, payload: Payload, *, rerun: bool = False
+    pool: ArqRedis,
+    function: str,
+    job_id: str,
+    payload: Payload,
+    *,
+    priority: int = DEFAULT_PRIORITY,
+    defer_s: float | None = None,
+    rerun: bool = False,
 ) -> Job:
-    """Enqueue under `job_id`; with `rerun`, a kept result of an earlier run does not block it."""
+    """Enqueue under `job_id` at `priority` (lower runs first), after `defer_s` if given.
+
+    With `rerun`, a kept result of an earlier run does not block the new run. A job not
+    started within QUEUE_JOB_EXPIRES_S (the pool's `expires_extra_ms`) is dropped by arq; the
+    reconciler enqueues its work again.
+    """
     kwargs = payload.model_dump(mode="json")
-    job = await pool.enqueue_job(function, _job_id=job_id, **kwargs)
-    if job is None and rerun and not await is_queued_or_running(pool, job_id):
+    expires_s = pool.expires_extra_ms / 1000
+
+    async def add() -> bool:
+        return await enqueue_at_priority(
+            pool, function, job_id, kwargs, priority=priority, expires_s=expires_s, defer_s=defer_s
+        )
+
+    if not await add() and rerun and not await is_queued_or_running(pool, job_id):
         await pool.delete(keys.result_key(job_id))
-        job = await pool.enqueue_job(function, _job_id=job_id, **kwargs)
-    return job or Job(job_id, pool, _queue_name=keys.QUEUE_NAME, _deserializer=deserialize)
+        await add()
+    return Job(job_id, pool, _queue_name=keys.QUEUE_NAME, _deserializer=deserialize)
 
 
 async def is_queued_or_running(pool: ArqRedis, job_id: str) -> bool:

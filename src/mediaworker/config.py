@@ -98,6 +98,7 @@ class QueueConfig(_Section):
     poll_delay_ms: int = Field(10, ge=1, validation_alias=env("QUEUE_POLL_DELAY_MS"))
     job_timeout_s: float = Field(300, gt=0, validation_alias=env("JOB_TIMEOUT_S"))
     keep_result_s: int = Field(3600, ge=0, validation_alias=env("QUEUE_KEEP_RESULT_S"))
+    job_expires_s: int = Field(86400, gt=0, validation_alias=env("QUEUE_JOB_EXPIRES_S"))
     drain_timeout_s: int = Field(30, ge=0, validation_alias=env("WORKER_DRAIN_TIMEOUT_S"))
     health_check_interval_s: int = Field(30, ge=1, validation_alias=env("HEALTH_CHECK_INTERVAL_S"))
     cpu_workers: int = Field(

@@ -6,6 +6,7 @@ wrapper hands that to the job functions.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from contextlib import AsyncExitStack
@@ -19,7 +20,9 @@ from mediaworker import metrics
 from mediaworker.config import Settings
 from mediaworker.db.migrate import migrate
 from mediaworker.db.pool import Pool, create_db_pool
+from mediaworker.errors import map_error
 from mediaworker.logging import configure_logging
+from mediaworker.priorities import PROMOTE_EVERY_S, promote_due
 from mediaworker.processing.pool import CpuPool
 from mediaworker.storage import open_storage
 from mediaworker.storage.base import Storage
@@ -54,6 +57,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         stack.push_async_callback(storage.close)
         cpu = CpuPool(settings.queue.cpu_workers)
         stack.callback(cpu.close)
+        promoter = asyncio.create_task(_promote_forever(ctx["redis"]))
+        stack.callback(promoter.cancel)
     except BaseException:
         await stack.aclose()
         raise
@@ -68,6 +73,16 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     if context is not None:
         await context.exit_stack.aclose()
         logger.bind(worker=context.worker_name).info("worker stopped")
+
+
+async def _promote_forever(redis: ArqRedis) -> None:
+    """Deferred jobs whose time has come go back to their priority (see priorities.py)."""
+    while True:
+        try:
+            await promote_due(redis)
+        except Exception as exc:  # Redis away for a moment: try again next round
+            logger.warning(f"promoting deferred jobs: {map_error(exc).message}")
+        await asyncio.sleep(PROMOTE_EVERY_S)
 
 
 def get_context(ctx: dict[str, Any]) -> Context:

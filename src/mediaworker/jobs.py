@@ -28,7 +28,7 @@ from arq.worker import Function, func
 from loguru import logger
 from pydantic import BaseModel
 
-from mediaworker import keys, metrics
+from mediaworker import keys, metrics, priorities
 from mediaworker.context import Context, get_context
 from mediaworker.db import job_runs
 from mediaworker.db.job_runs import Run, RunStatus
@@ -56,6 +56,7 @@ class JobInfo:
     job_id: str
     job_try: int
     enqueued_at: dt.datetime
+    score: float | None = None
 
 
 def tracked(
@@ -69,7 +70,7 @@ def tracked(
     spec = JobSpec(fn.__name__, fn, get_type_hints(fn)["payload"], timeout_s, on_failure)
 
     async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
-        info = JobInfo(ctx["job_id"], ctx["job_try"], ctx["enqueue_time"])
+        info = JobInfo(ctx["job_id"], ctx["job_try"], ctx["enqueue_time"], ctx.get("score"))
         return await run_job(spec, get_context(ctx), info, kwargs)
 
     run.__name__ = run.__qualname__ = spec.name
@@ -116,7 +117,7 @@ async def _attempt(
         log.warning("job interrupted; arq will run it again")
         raise
     except Exception as exc:
-        await _after_failure(spec, ctx, run, payload, map_error(exc), log)
+        await _after_failure(spec, ctx, job, run, payload, map_error(exc), log)
         raise AssertionError("unreachable") from None  # _after_failure always raises
     else:
         await job_runs.finish(ctx.db, run, RunStatus.SUCCEEDED)
@@ -144,6 +145,7 @@ def _check_attempts_left(ctx: Context, run: Run) -> None:
 async def _after_failure(
     spec: JobSpec,
     ctx: Context,
+    job: JobInfo,
     run: Run,
     payload: Payload | None,
     error: MappedError,
@@ -155,11 +157,17 @@ async def _after_failure(
         defer_s = error.retry_after_s
         if defer_s is None:
             defer_s = backoff_s(run.attempt, base_ms=ctx.settings.queue.backoff_delay_ms)
+        priority = priorities.priority_of(job.score)
+        if priority is None:
+            priority = priorities.DEFAULT_PRIORITY
+        arq_defer_s = await priorities.defer_retry(
+            ctx.redis, job.job_id, priority=priority, defer_s=defer_s
+        )
         await job_runs.finish(ctx.db, run, RunStatus.RETRYING, error)
         await _count(ctx, keys.STATS_RETRIED, spec.name)
         metrics.JOBS.labels(spec.name, "retrying").inc()
         log.bind(outcome="retrying", defer_s=round(defer_s, 2)).warning(error.message)
-        raise Retry(defer=defer_s)
+        raise Retry(defer=arq_defer_s)
     await job_runs.finish(ctx.db, run, RunStatus.FAILED, error)
     if spec.on_failure is not None and payload is not None:
         try:

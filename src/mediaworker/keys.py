@@ -50,6 +50,12 @@ STATS_COMPLETED = f"{PREFIX}stats:completed"
 STATS_FAILED = f"{PREFIX}stats:failed"
 STATS_RETRIED = f"{PREFIX}stats:retried"
 
+# Priorities (see priorities.py). The counter never expires; the deferred set and its
+# priorities hash hold a job only while it waits for its retry or `defer_s`.
+PRIORITY_SEQ = f"{PREFIX}priority:seq"
+DEFERRED = f"{PREFIX}deferred"  # zset {job_id: due time in ms}
+DEFERRED_PRIORITY = f"{PREFIX}deferred:priority"  # hash {job_id: priority}
+
 # How long arq keeps a job's in-progress key between heartbeats. A worker killed with
 # `kill -9` leaves the key behind; another worker takes the job once it lapses.
 IN_PROGRESS_TTL_S = 15.0

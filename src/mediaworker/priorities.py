@@ -1,0 +1,134 @@
+"""Priorities inside the one arq queue: lower numbers run first, FIFO within a level.
+
+arq runs, oldest score first, the jobs whose score is not after now. A ready job's score here
+is not a time but `priority * LEVEL + seq`, with `seq` from one Redis counter: every such score
+lies in the past (so the job is ready), a lower priority always sorts first, and within a level
+the counter keeps enqueue order exactly (no ties between jobs enqueued in the same
+millisecond). The job key's lifetime is set explicitly (QUEUE_JOB_EXPIRES_S), since arq would
+derive it from the score.
+
+A deferred job (a retry's backoff, or `defer_s` at enqueue) cannot wait in the queue at its
+priority score, which is always ready. It waits at a time score (ready at `now + defer + grace`)
+and in a side set of due times; every worker runs `promote_due()` twice a second, which moves
+each due job back to its priority score. If no worker promotes it, the job still runs at its time
+score, `PROMOTE_GRACE_S` late and without its priority. Limits: priorities 0..MAX_PRIORITY;
+the counter wraps after LEVEL (10^10) jobs, which breaks FIFO once; jobs enqueued by plain arq
+(time scores) run after every prioritised job.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.jobs import serialize_job
+from redis.exceptions import WatchError
+
+from mediaworker import keys
+
+MAX_PRIORITY = 100
+DEFAULT_PRIORITY = 10
+LEVEL = 10**10  # (MAX_PRIORITY + 1) * LEVEL = 1.01e12 ms: every priority score is in 2001
+PROMOTE_GRACE_S = 30.0
+PROMOTE_EVERY_S = 0.5
+_PROMOTE_BATCH = 500
+
+
+def check_priority(priority: int) -> int:
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise ValueError(f"priority {priority} is not in 0..{MAX_PRIORITY}")
+    return priority
+
+
+def priority_of(score: float | None) -> int | None:
+    """The priority a queue score encodes, or None for a plain time score."""
+    if score is None or score >= (MAX_PRIORITY + 1) * LEVEL:
+        return None
+    return int(score // LEVEL)
+
+
+async def enqueue_at_priority(
+    pool: ArqRedis,
+    function: str,
+    job_id: str,
+    kwargs: dict[str, Any],
+    *,
+    priority: int,
+    expires_s: float,
+    defer_s: float | None = None,
+) -> bool:
+    """arq's enqueue_job with our score; False when the job id is taken (queued or kept)."""
+    check_priority(priority)
+    job_key = keys.ARQ_JOB_PREFIX + job_id
+    now_ms = int(time.time() * 1000)
+    async with pool.pipeline(transaction=True) as pipe:
+        await pipe.watch(job_key)
+        if await pipe.exists(job_key, keys.result_key(job_id)):
+            await pipe.reset()  # type: ignore[no-untyped-call]
+            return False
+        seq = int(await pool.incr(keys.PRIORITY_SEQ)) % LEVEL
+        job = serialize_job(function, (), kwargs, None, now_ms, serializer=pool.job_serializer)
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.psetex(job_key, int((expires_s + (defer_s or 0)) * 1000), job)
+        if defer_s:
+            pipe.zadd(keys.QUEUE_NAME, {job_id: now_ms + int((defer_s + PROMOTE_GRACE_S) * 1000)})
+            pipe.zadd(keys.DEFERRED, {job_id: now_ms + int(defer_s * 1000)})
+            pipe.hset(keys.DEFERRED_PRIORITY, job_id, str(priority))
+        else:
+            pipe.zadd(keys.QUEUE_NAME, {job_id: priority * LEVEL + seq})
+        try:
+            await pipe.execute()
+        except WatchError:
+            return False
+    return True
+
+
+async def defer_retry(pool: ArqRedis, job_id: str, *, priority: int, defer_s: float) -> float:
+    """Note a retry's due time; returns the deferral to give arq's `Retry` (with the grace)."""
+    due_ms = int((time.time() + defer_s) * 1000)
+    async with pool.pipeline(transaction=True) as pipe:
+        pipe.zadd(keys.DEFERRED, {job_id: due_ms})
+        pipe.hset(keys.DEFERRED_PRIORITY, job_id, str(priority))
+        await pipe.execute()
+    return defer_s + PROMOTE_GRACE_S
+
+
+# Moves due deferred jobs back to their priority score. A job still marked in progress is left
+# for the next round: arq moves a retried job to its time score only as it finishes.
+_PROMOTE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local moved = 0
+for _, id in ipairs(due) do
+  if redis.call('EXISTS', ARGV[4] .. id) == 0 then
+    local priority = tonumber(redis.call('HGET', KEYS[2], id) or ARGV[6])
+    if redis.call('EXISTS', ARGV[5] .. id) == 1 then
+      local seq = redis.call('INCR', KEYS[4]) % tonumber(ARGV[3])
+      redis.call('ZADD', KEYS[3], 'XX', priority * tonumber(ARGV[3]) + seq, id)
+      moved = moved + 1
+    end
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+  end
+end
+return moved
+"""
+
+
+async def promote_due(pool: ArqRedis) -> int:
+    """Move every deferred job whose time has come back to its priority; returns how many."""
+    moved: int = await pool.eval(  # type: ignore[misc]
+        _PROMOTE,
+        4,
+        keys.DEFERRED,
+        keys.DEFERRED_PRIORITY,
+        keys.QUEUE_NAME,
+        keys.PRIORITY_SEQ,
+        str(int(time.time() * 1000)),
+        str(_PROMOTE_BATCH),
+        str(LEVEL),
+        keys.ARQ_IN_PROGRESS_PREFIX,
+        keys.ARQ_JOB_PREFIX,
+        str(DEFAULT_PRIORITY),
+    )
+    return moved
