@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 
 from arq.connections import ArqRedis
-from conftest import make_settings, run_burst
-from slow_worker import FlakyPayload, NapPayload, extra_functions
 
+from conftest import make_settings, run_burst
 from mediaworker import client, keys
 from mediaworker.config import Settings
 from mediaworker.db.pool import Pool
 from mediaworker.priorities import LEVEL, priority_of
 from mediaworker.settings import worker_options
+from slow_worker import FlakyPayload, NapPayload, extra_functions
 
 
 async def run_with_test_jobs(settings: Settings, **options: object) -> None:
@@ -21,7 +21,9 @@ async def run_with_test_jobs(settings: Settings, **options: object) -> None:
 
 
 async def start_order(db: Pool) -> list[str]:
-    rows = await db.fetch("SELECT job_id FROM job_runs WHERE function <> 'reconcile_media' ORDER BY id")
+    rows = await db.fetch(
+        "SELECT job_id FROM job_runs WHERE function <> 'reconcile_media' ORDER BY id"
+    )
     return [r["job_id"] for r in rows]
 
 
@@ -79,3 +81,16 @@ async def test_a_deferred_job_waits_then_runs_at_its_priority(
     assert 10 <= order.index("later") < 50
     assert time.monotonic() - started >= 0.6
     assert await redis.zcard(keys.DEFERRED) == 0
+
+
+async def test_a_job_enqueued_by_plain_arq_gets_the_default_priority(
+    db: Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    for i in range(30):
+        await client.enqueue(redis, "nap", f"bulk-{i:02}", NapPayload(seconds=0.03), priority=50)
+    await redis.enqueue_job("nap", _job_id="plain", seconds=0)
+
+    await run_with_test_jobs(settings, max_jobs=1)
+
+    order = await start_order(db)
+    assert order.index("plain") < 25, "promoted ahead of the priority-50 backlog"

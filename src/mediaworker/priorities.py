@@ -11,9 +11,11 @@ A deferred job (a retry's backoff, or `defer_s` at enqueue) cannot wait in the q
 priority score, which is always ready. It waits at a time score (ready at `now + defer + grace`)
 and in a side set of due times; every worker runs `promote_due()` twice a second, which moves
 each due job back to its priority score. If no worker promotes it, the job still runs at its time
-score, `PROMOTE_GRACE_S` late and without its priority. Limits: priorities 0..MAX_PRIORITY;
-the counter wraps after LEVEL (10^10) jobs, which breaks FIFO once; jobs enqueued by plain arq
-(time scores) run after every prioritised job.
+score, `PROMOTE_GRACE_S` late and without its priority. Jobs that plain arq enqueued (cron jobs,
+producers calling `pool.enqueue_job`) get DEFAULT_PRIORITY within PROMOTE_EVERY_S of being due.
+Limits: priorities 0..MAX_PRIORITY; the counter wraps after LEVEL (10^10) jobs, which breaks
+FIFO once; a worker reads up to `queue_read_limit` ready jobs per poll, so a job enqueued at a
+higher priority meanwhile waits for that batch to start (arq's default, 100 or 5 x max_jobs).
 """
 
 from __future__ import annotations
@@ -94,8 +96,10 @@ async def defer_retry(pool: ArqRedis, job_id: str, *, priority: int, defer_s: fl
     return defer_s + PROMOTE_GRACE_S
 
 
-# Moves due deferred jobs back to their priority score. A job still marked in progress is left
-# for the next round: arq moves a retried job to its time score only as it finishes.
+# Moves due deferred jobs back to their priority score, then gives jobs that plain arq enqueued
+# at a time score (cron jobs, producers calling `enqueue_job`) the default priority once due.
+# A job still marked in progress is left for the next round: arq moves a retried job to its
+# time score only as it finishes.
 _PROMOTE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local moved = 0
@@ -109,6 +113,16 @@ for _, id in ipairs(due) do
     end
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', KEYS[2], id)
+  end
+end
+local level = tonumber(ARGV[3])
+local plain = redis.call('ZRANGEBYSCORE', KEYS[3], (tonumber(ARGV[7]) + 1) * level, ARGV[1],
+                         'LIMIT', 0, ARGV[2])
+for _, id in ipairs(plain) do
+  if redis.call('EXISTS', ARGV[4] .. id) == 0 and not redis.call('ZSCORE', KEYS[1], id) then
+    local seq = redis.call('INCR', KEYS[4]) % level
+    redis.call('ZADD', KEYS[3], 'XX', tonumber(ARGV[6]) * level + seq, id)
+    moved = moved + 1
   end
 end
 return moved
@@ -130,5 +144,6 @@ async def promote_due(pool: ArqRedis) -> int:
         keys.ARQ_IN_PROGRESS_PREFIX,
         keys.ARQ_JOB_PREFIX,
         str(DEFAULT_PRIORITY),
+        str(MAX_PRIORITY),
     )
     return moved
