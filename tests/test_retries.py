@@ -61,7 +61,7 @@ async def test_a_storage_outage_is_retried_after_the_backoff_then_succeeds(
             return any(r["status"] == "RETRYING" for r in await job_runs.list_for_job(db, job_id))
 
         await wait_until(retrying)
-        deferred_s = (await redis.zscore(keys.QUEUE_NAME, job_id)) / 1000 - time.time()
+        deferred_s = (await redis.zscore(keys.DEFERRED, job_id)) / 1000 - time.time()
         row = await media_db.get(db, media.id)
         await proxy.up()
 
