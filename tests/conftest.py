@@ -71,7 +71,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def db(migrated: None) -> AsyncIterator[Pool]:
     pool = await create_db_pool(DATABASE_URL, min_size=1, max_size=4)
-    await pool.execute("TRUNCATE media, media_derivatives, job_runs")
+    await pool.execute("TRUNCATE media, media_derivatives, job_runs CASCADE")
     yield pool
     await pool.close()
 

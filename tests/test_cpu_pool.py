@@ -1,0 +1,173 @@
+"""CpuPool: work runs in another process, errors come back intact, a dead worker is replaced.
+
+The helpers the workers run are module-level functions of this file: spawned workers import
+them by name (pytest puts tests/ on sys.path, and spawn passes sys.path to the children).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import pyvips
+
+from mediaworker.errors import (
+    BadInputError,
+    ErrorCode,
+    RateLimitError,
+    TransientError,
+    map_error,
+)
+from mediaworker.processing.image import (
+    EncodeSpec,
+    ImageLimits,
+    SizeSpec,
+    Thumbnails,
+    make_thumbnails,
+)
+from mediaworker.processing.pool import CpuPool, ProcessingCrashedError
+
+SIZES = [SizeSpec("THUMBNAIL", 150, 150, crop=True), SizeSpec("LARGE", 1920, 1080, crop=False)]
+LIMITS = ImageLimits(max_input_bytes=10_000_000, max_pixels=10_000_000)
+
+
+def worker_pid() -> int:
+    return os.getpid()
+
+
+def raise_rate_limited(message: str) -> None:
+    raise RateLimitError(message, retry_after_s=7.5)
+
+
+def exit_abruptly() -> None:
+    os._exit(3)
+
+
+def kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def sleep_s(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[CpuPool]:
+    cpu = CpuPool(max_workers=2)
+    yield cpu
+    cpu.close()
+
+
+@pytest.fixture
+def jpeg(tmp_path: Path) -> str:
+    path = tmp_path / "in.jpg"
+    (pyvips.Image.xyz(640, 480)[0] / 3).cast("uchar").jpegsave(str(path))
+    return str(path)
+
+
+async def test_work_runs_in_another_process(pool: CpuPool) -> None:
+    assert await pool.run(worker_pid) != os.getpid()
+
+
+async def test_make_thumbnails_runs_in_the_pool(pool: CpuPool, jpeg: str) -> None:
+    result = await pool.run(make_thumbnails, jpeg, SIZES, EncodeSpec("jpeg", 80), LIMITS)
+
+    assert isinstance(result, Thumbnails)
+    assert [(r.name, r.width, r.height) for r in result.renditions] == [
+        ("THUMBNAIL", 150, 150),
+        ("LARGE", 640, 480),
+    ]
+
+
+async def test_bad_input_arrives_as_bad_input_with_its_message(
+    pool: CpuPool, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.jpg"
+    empty.touch()
+
+    with pytest.raises(BadInputError) as raised:
+        await pool.run(make_thumbnails, str(empty), SIZES, EncodeSpec("jpeg", 80), LIMITS)
+
+    assert raised.value.message == "empty file (0 bytes)"
+    assert map_error(raised.value).code == ErrorCode.BAD_INPUT
+
+
+async def test_our_errors_keep_their_type_and_fields_across_processes(pool: CpuPool) -> None:
+    with pytest.raises(RateLimitError) as raised:
+        await pool.run(raise_rate_limited, "slow down")
+
+    assert (raised.value.message, raised.value.retry_after_s) == ("slow down", 7.5)
+
+
+def test_crash_error_pickles_and_is_retried() -> None:
+    error = pickle.loads(pickle.dumps(ProcessingCrashedError()))  # noqa: S301 - our own bytes
+
+    assert isinstance(error, TransientError)
+    assert error.message == "the processing worker died (crash or out of memory)"
+    mapped = map_error(error)
+    assert (mapped.code, mapped.retryable) == (ErrorCode.UNKNOWN, True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("crash", [exit_abruptly, kill_self], ids=["os._exit", "SIGKILL"])
+async def test_a_dead_worker_gives_crashed_error_and_the_pool_recovers(
+    pool: CpuPool, crash: Callable[[], None], jpeg: str
+) -> None:
+    with pytest.raises(ProcessingCrashedError, match="the processing worker died"):
+        await pool.run(crash)
+
+    result = await pool.run(make_thumbnails, jpeg, SIZES, EncodeSpec("jpeg", 80), LIMITS)
+    assert len(result.renditions) == 2
+
+
+@pytest.mark.slow
+async def test_jobs_caught_in_a_crash_all_fail_as_crashed_and_later_jobs_work(
+    pool: CpuPool,
+) -> None:
+    results = await asyncio.gather(
+        pool.run(sleep_s, 0.5), pool.run(kill_self), return_exceptions=True
+    )
+
+    assert any(isinstance(r, ProcessingCrashedError) for r in results)
+    assert all(isinstance(r, ProcessingCrashedError | float) for r in results)
+    later = await asyncio.gather(pool.run(sleep_s, 0.01), pool.run(sleep_s, 0.02))
+    assert list(later) == [0.01, 0.02]
+
+
+async def test_the_event_loop_keeps_running_while_a_worker_is_busy(pool: CpuPool) -> None:
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        assert await pool.run(sleep_s, 0.5) == 0.5
+    finally:
+        ticker.cancel()
+
+    assert ticks >= 20
+
+
+async def test_two_workers_run_side_by_side(pool: CpuPool) -> None:
+    await asyncio.gather(pool.run(sleep_s, 0), pool.run(sleep_s, 0))  # both workers started
+
+    started = time.perf_counter()
+    await asyncio.gather(pool.run(sleep_s, 0.6), pool.run(sleep_s, 0.6))
+
+    assert time.perf_counter() - started < 1.1
+
+
+def test_a_pool_needs_at_least_one_worker() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        CpuPool(max_workers=0)
