@@ -51,11 +51,12 @@ async def test_a_storage_outage_is_retried_after_the_backoff_then_succeeds(
     media = (await ingest_file(db, storage, redis, photo(tmp_path / "a.jpg", 640, 480))).media
     await storage.close()
     job_id = keys.thumbnails_job_id(media.id)
-    await redis.zrem(keys.QUEUE_NAME, job_id)  # held back until the worker has started
+    upload = keys.upload_job_id(media.id)  # enqueues job_id once it runs
+    await redis.zrem(keys.QUEUE_NAME, upload)  # held back until the worker has started
 
     async with running_worker(settings):
         await proxy.down()
-        await redis.zadd(keys.QUEUE_NAME, {job_id: int(time.time() * 1000)})
+        await redis.zadd(keys.QUEUE_NAME, {upload: int(time.time() * 1000)})
 
         async def retrying() -> bool:
             return any(r["status"] == "RETRYING" for r in await job_runs.list_for_job(db, job_id))
@@ -92,11 +93,12 @@ async def test_a_storage_outage_that_outlasts_the_retries_fails_with_storage(
     media = (await ingest_file(db, storage, redis, photo(tmp_path / "a.jpg", 64, 48))).media
     await storage.close()
     job_id = keys.thumbnails_job_id(media.id)
-    await redis.zrem(keys.QUEUE_NAME, job_id)  # held back until the worker has started
+    upload = keys.upload_job_id(media.id)  # enqueues job_id once it runs
+    await redis.zrem(keys.QUEUE_NAME, upload)  # held back until the worker has started
 
     async with running_worker(settings):
         await proxy.down()
-        await redis.zadd(keys.QUEUE_NAME, {job_id: int(time.time() * 1000)})
+        await redis.zadd(keys.QUEUE_NAME, {upload: int(time.time() * 1000)})
 
         async def failed() -> bool:
             found = await media_db.get(db, media.id)

@@ -14,6 +14,7 @@ returned as it is.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -27,7 +28,22 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mediaworker import keys
 from mediaworker.config import RedisConfig, Settings
-from mediaworker.payloads import Payload, ThumbnailsPayload
+from mediaworker.payloads import (
+    EnhanceImagePayload,
+    GenerateImagePayload,
+    ImageQuality,
+    Payload,
+    ProcessUploadPayload,
+    SpeechFormat,
+    SpeechPayload,
+    ThumbnailsPayload,
+    TranscribePayload,
+    UpscaleFactor,
+    UpscalePayload,
+    VideoPreviewPayload,
+    VideoThumbnailPayload,
+    WaveformPayload,
+)
 from mediaworker.priorities import DEFAULT_PRIORITY, enqueue_at_priority
 from mediaworker.serializer import deserialize, serialize
 
@@ -79,6 +95,129 @@ async def enqueue_thumbnails(
     return await enqueue(
         pool, "generate_thumbnails", job_id, payload, priority=priority, rerun=force
     )
+
+
+async def enqueue_process_upload(
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = 5
+) -> Job:
+    """Enqueue `process_upload`, the one job to enqueue after an upload; job `upload-{id}`.
+
+    It probes the file, records what it is, and enqueues the jobs it needs (thumbnails,
+    waveform, preview, poster frame) at their priorities.
+    """
+    payload = ProcessUploadPayload(media_id=media_id, force=force)
+    job_id = keys.upload_job_id(media_id)
+    return await enqueue(pool, "process_upload", job_id, payload, priority=priority, rerun=force)
+
+
+async def enqueue_waveform(
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = 15
+) -> Job:
+    """Enqueue `generate_waveform` (audio, or a video's audio); job id `waveform-{media_id}`."""
+    payload = WaveformPayload(media_id=media_id, force=force)
+    job_id = keys.waveform_job_id(media_id)
+    return await enqueue(pool, "generate_waveform", job_id, payload, priority=priority, rerun=force)
+
+
+async def enqueue_video_preview(
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = 10
+) -> Job:
+    """Enqueue `generate_video_preview`; job id `preview-{media_id}`."""
+    payload = VideoPreviewPayload(media_id=media_id, force=force)
+    job_id = keys.preview_job_id(media_id)
+    return await enqueue(
+        pool, "generate_video_preview", job_id, payload, priority=priority, rerun=force
+    )
+
+
+async def enqueue_video_thumbnail(
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = 10
+) -> Job:
+    """Enqueue `generate_video_thumbnail`; job id `video-thumbnail-{media_id}`."""
+    payload = VideoThumbnailPayload(media_id=media_id, force=force)
+    job_id = keys.video_thumbnail_job_id(media_id)
+    return await enqueue(
+        pool, "generate_video_thumbnail", job_id, payload, priority=priority, rerun=force
+    )
+
+
+# --- AI jobs (functions/generate_image.py, ... ; README "AI providers") ---------------------
+
+
+async def enqueue_generate_image(
+    pool: ArqRedis,
+    prompt: str,
+    *,
+    size: str = "1024x1024",
+    quality: ImageQuality = "auto",
+    media_id: str | None = None,
+    force: bool = False,
+    priority: int = DEFAULT_PRIORITY,
+) -> Job:
+    """Enqueue `generate_image`; job id `generate-image-{media_id}`, the id of the image to
+    make (a new uuid unless given). Its result names the media row made, or on a prompt-cache
+    hit the earlier image made for the same prompt and options."""
+    media_id = media_id or uuid.uuid4().hex
+    payload = GenerateImagePayload(
+        prompt=prompt, media_id=media_id, size=size, quality=quality, force=force
+    )
+    job_id = keys.generate_image_job_id(media_id)
+    return await enqueue(pool, "generate_image", job_id, payload, priority=priority, rerun=force)
+
+
+async def enqueue_enhance_image(
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = DEFAULT_PRIORITY
+) -> Job:
+    """Enqueue `enhance_image`; job id `enhance-{media_id}`; the copy is `{media_id}-enhanced`."""
+    payload = EnhanceImagePayload(media_id=media_id, force=force)
+    job_id = keys.enhance_job_id(media_id)
+    return await enqueue(pool, "enhance_image", job_id, payload, priority=priority, rerun=force)
+
+
+async def enqueue_upscale(
+    pool: ArqRedis,
+    media_id: str,
+    *,
+    scale: UpscaleFactor = 2,
+    force: bool = False,
+    priority: int = DEFAULT_PRIORITY,
+) -> Job:
+    """Enqueue `upscale_image` (scale 2 or 4); job id `upscale-{media_id}-{scale}x`."""
+    payload = UpscalePayload(media_id=media_id, scale=scale, force=force)
+    job_id = keys.upscale_job_id(media_id, scale)
+    return await enqueue(pool, "upscale_image", job_id, payload, priority=priority, rerun=force)
+
+
+async def enqueue_transcription(
+    pool: ArqRedis,
+    media_id: str,
+    *,
+    language: str | None = None,
+    force: bool = False,
+    priority: int = DEFAULT_PRIORITY,
+) -> Job:
+    """Enqueue `transcribe_audio`; job id `transcribe-{media_id}`. Every run that completes
+    adds a transcription version; `force` runs again while an earlier result is kept."""
+    payload = TranscribePayload(media_id=media_id, language=language)
+    job_id = keys.transcribe_job_id(media_id)
+    return await enqueue(pool, "transcribe_audio", job_id, payload, priority=priority, rerun=force)
+
+
+async def enqueue_speech(
+    pool: ArqRedis,
+    text: str,
+    *,
+    voice: str | None = None,
+    audio_format: SpeechFormat = "mp3",
+    language: str | None = None,
+    priority: int = DEFAULT_PRIORITY,
+) -> Job:
+    """Enqueue `synthesize_speech`; job id `speech-{hash of voice, format, language, text}`,
+    so the same phrase asked twice is one job; its result holds the audio's URL."""
+    payload = SpeechPayload(text=text, voice=voice, format=audio_format, language=language)
+    digest = keys.request_hash(voice, audio_format, language, keys.normalise_text(text))
+    job_id = keys.speech_job_id(digest)
+    return await enqueue(pool, "synthesize_speech", job_id, payload, priority=priority)
 
 
 async def enqueue(
@@ -173,6 +312,21 @@ async def _hgetall(pool: ArqRedis, key: str) -> dict[bytes, bytes]:
     return found
 
 
+async def _count_running(pool: ArqRedis) -> int:
+    """In-progress keys whose job still exists (arq keeps a finished cron job's key 60 s)."""
+    prefix = keys.ARQ_IN_PROGRESS_PREFIX
+    job_ids = [
+        key.decode()[len(prefix) :] async for key in pool.scan_iter(match=prefix + "*", count=1000)
+    ]
+    if not job_ids:
+        return 0
+    async with pool.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.exists(keys.ARQ_JOB_PREFIX + job_id)
+        found = await pipe.execute()
+    return sum(1 for n in found if n)
+
+
 @dataclass(frozen=True)
 class QueueStats:
     queued: int
@@ -190,9 +344,7 @@ class QueueStats:
 async def queue_stats(pool: ArqRedis) -> QueueStats:
     """Counts now in Redis: ready to run, deferred (retry or `_defer_by`), running; totals."""
     now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
-    in_progress = 0
-    async for _ in pool.scan_iter(match=keys.ARQ_IN_PROGRESS_PREFIX + "*", count=1000):
-        in_progress += 1
+    in_progress = await _count_running(pool)
     due = await pool.zcount(keys.QUEUE_NAME, "-inf", now_ms)
     deferred = await pool.zcount(keys.QUEUE_NAME, f"({now_ms}", "+inf")
     totals = {

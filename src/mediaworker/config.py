@@ -85,10 +85,139 @@ class StorageConfig(_Section):
     )
 
 
+class ProviderChoice(StrEnum):
+    """Which implementation serves a capability; AUTO: the real one when its key is set."""
+
+    AUTO = "auto"
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+    GEMINI = "gemini"
+    LOCAL = "local"
+
+
+class RateLimit(BaseModel):
+    """At most `max` calls in any `duration_s` window; "10/60" in the environment."""
+
+    model_config = {"frozen": True}
+    max: int = Field(ge=1)
+    duration_s: float = Field(gt=0)
+
+
+EnvRateLimit = Annotated[RateLimit, NoDecode]
+EnvList = Annotated[tuple[str, ...], NoDecode]
+
+
+def _parse_rate_limit(value: Any) -> Any:
+    if isinstance(value, str):
+        count, _, seconds = value.partition("/")
+        return {"max": int(count), "duration_s": float(seconds or 60)}
+    return value
+
+
+def _parse_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip().upper() for part in value.split(",") if part.strip())
+    return value
+
+
 class ProvidersConfig(_Section):
+    """AI providers: keys, base URLs, models (settings, never constants), limits.
+
+    Models: see README "AI providers" for why these defaults.
+    """
+
     openai_api_key: SecretStr | None = Field(None, validation_alias=env("OPENAI_API_KEY"))
     anthropic_api_key: SecretStr | None = Field(None, validation_alias=env("ANTHROPIC_API_KEY"))
-    prompt_cache_ttl_s: int = Field(600, validation_alias=env("PROMPT_CACHE_TTL_SECONDS"))
+    gemini_api_key: SecretStr | None = Field(
+        None, validation_alias=env("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    )
+    openai_base_url: str | None = Field(None, validation_alias=env("OPENAI_BASE_URL"))
+    anthropic_base_url: str | None = Field(None, validation_alias=env("ANTHROPIC_BASE_URL"))
+    gemini_base_url: str | None = Field(None, validation_alias=env("GEMINI_BASE_URL"))
+    prompt_cache_ttl_s: int = Field(600, ge=0, validation_alias=env("PROMPT_CACHE_TTL_SECONDS"))
+    # Which implementation serves each capability.
+    image_generator: ProviderChoice = Field(
+        ProviderChoice.AUTO, validation_alias=env("AI_IMAGE_GENERATOR")
+    )
+    image_enhancer: ProviderChoice = Field(
+        ProviderChoice.AUTO, validation_alias=env("AI_IMAGE_ENHANCER")
+    )
+    transcriber: ProviderChoice = Field(ProviderChoice.AUTO, validation_alias=env("AI_TRANSCRIBER"))
+    speech: ProviderChoice = Field(ProviderChoice.AUTO, validation_alias=env("AI_SPEECH"))
+    photo_analyzer: ProviderChoice = Field(
+        ProviderChoice.AUTO, validation_alias=env("AI_PHOTO_ANALYZER")
+    )
+    # Models.
+    openai_image_model: str = Field(
+        "gpt-image-2.5-flare", validation_alias=env("OPENAI_IMAGE_MODEL")
+    )
+    openai_image_edit_model: str = Field(
+        "gpt-image-2.5-flare", validation_alias=env("OPENAI_IMAGE_EDIT_MODEL")
+    )
+    openai_transcribe_model: str = Field(
+        "gpt-transcribe", validation_alias=env("OPENAI_TRANSCRIBE_MODEL")
+    )
+    openai_speech_model: str = Field("gpt-4o-mini-tts", validation_alias=env("OPENAI_SPEECH_MODEL"))
+    openai_speech_voice: str = Field("marin", validation_alias=env("OPENAI_SPEECH_VOICE"))
+    anthropic_vision_model: str = Field(
+        "claude-haiku-5-5", validation_alias=env("ANTHROPIC_VISION_MODEL")
+    )
+    gemini_image_model: str = Field(
+        "gemini-3.1-flash-image", validation_alias=env("GEMINI_IMAGE_MODEL")
+    )
+    enhance_prompt: str = Field(
+        "Enhance this photo: balanced exposure and contrast, natural colour, sharper detail. "
+        "Keep the subject, composition and size exactly as they are.",
+        validation_alias=env("AI_ENHANCE_PROMPT"),
+    )
+    # Calls: the SDKs' own retries stay small; the job's retry owns the backoff.
+    timeout_s: float = Field(120, gt=0, validation_alias=env("AI_PROVIDER_TIMEOUT_S"))
+    sdk_max_retries: int = Field(0, ge=0, le=2, validation_alias=env("AI_SDK_MAX_RETRIES"))
+    job_timeout_s: float = Field(600, gt=0, validation_alias=env("AI_JOB_TIMEOUT_S"))
+    command_timeout_s: float = Field(120, gt=0, validation_alias=env("AI_COMMAND_TIMEOUT_S"))
+    espeak_path: str = Field("espeak-ng", validation_alias=env("ESPEAK_PATH"))
+    # Rate limits shared by all workers, per capability (and per model when set).
+    rate_limit_image_generation: EnvRateLimit = Field(
+        RateLimit(max=10, duration_s=60), validation_alias=env("RATE_LIMIT_IMAGE_GENERATION")
+    )
+    rate_limit_image_edit: EnvRateLimit = Field(
+        RateLimit(max=10, duration_s=60), validation_alias=env("RATE_LIMIT_IMAGE_EDIT")
+    )
+    rate_limit_transcription: EnvRateLimit = Field(
+        RateLimit(max=50, duration_s=60), validation_alias=env("RATE_LIMIT_TRANSCRIPTION")
+    )
+    rate_limit_speech: EnvRateLimit = Field(
+        RateLimit(max=50, duration_s=60), validation_alias=env("RATE_LIMIT_SPEECH")
+    )
+    rate_limit_analysis: EnvRateLimit = Field(
+        RateLimit(max=50, duration_s=60), validation_alias=env("RATE_LIMIT_ANALYSIS")
+    )
+    rate_limit_per_model: bool = Field(False, validation_alias=env("RATE_LIMIT_PER_MODEL"))
+    rate_limit_local: bool = Field(False, validation_alias=env("RATE_LIMIT_LOCAL"))
+    # Job limits.
+    upscale_max_pixels: int = Field(64_000_000, gt=0, validation_alias=env("UPSCALE_MAX_PIXELS"))
+    transcription_max_upload_bytes: int = Field(
+        24 * 1024 * 1024, gt=0, validation_alias=env("TRANSCRIPTION_MAX_UPLOAD_BYTES")
+    )
+    transcription_chunk_s: int = Field(600, ge=1, validation_alias=env("TRANSCRIPTION_CHUNK_S"))
+    speech_max_chars: int = Field(4096, ge=1, validation_alias=env("SPEECH_MAX_CHARS"))
+    auto_enhance_categories: EnvList = Field(
+        ("DISP", "DECD"), validation_alias=env("AUTO_ENHANCE_CATEGORIES")
+    )
+
+    _rates = field_validator(
+        "rate_limit_image_generation",
+        "rate_limit_image_edit",
+        "rate_limit_transcription",
+        "rate_limit_speech",
+        "rate_limit_analysis",
+        mode="before",
+    )(_parse_rate_limit)
+    _lists = field_validator("auto_enhance_categories", mode="before")(_parse_list)
+
+    def rate_limit(self, capability: str) -> RateLimit:
+        limit: RateLimit = getattr(self, f"rate_limit_{capability}")
+        return limit
 
 
 class QueueConfig(_Section):
@@ -153,6 +282,68 @@ class ImageConfig(_Section):
     )
 
 
+HexColour = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$")]
+
+
+class MediaConfig(_Section):
+    """ffmpeg and ffprobe, and the limits every audio or video input is checked against."""
+
+    ffmpeg_path: str = Field("ffmpeg", validation_alias=env("FFMPEG_PATH"))
+    ffprobe_path: str = Field("ffprobe", validation_alias=env("FFPROBE_PATH"))
+    max_input_bytes: int = Field(2 * 1024**3, gt=0, validation_alias=env("MEDIA_MAX_INPUT_BYTES"))
+    max_duration_s: float = Field(3 * 3600, gt=0, validation_alias=env("MEDIA_MAX_DURATION_S"))
+    min_duration_s: float = Field(0.1, ge=0, validation_alias=env("MEDIA_MIN_DURATION_S"))
+    max_video_pixels: int = Field(8192 * 4320, gt=0, validation_alias=env("MEDIA_MAX_VIDEO_PIXELS"))
+    probe_timeout_s: float = Field(30, gt=0, validation_alias=env("MEDIA_PROBE_TIMEOUT_S"))
+    upload_timeout_s: float = Field(120, gt=0, validation_alias=env("MEDIA_UPLOAD_TIMEOUT_S"))
+
+
+class AudioConfig(_Section):
+    """The waveform: audiowaveform's data (JSON and .dat, version 2) and its SVG and PNG image.
+
+    Samples per pixel as audiowaveform's `-z` (default 256), unless WAVEFORM_PIXELS_PER_SECOND
+    is set, which gives `sample_rate // pixels_per_second` instead.
+    """
+
+    waveform_samples_per_pixel: int = Field(
+        256, ge=1, le=1_000_000, validation_alias=env("WAVEFORM_SAMPLES_PER_PIXEL")
+    )
+    waveform_pixels_per_second: int | None = Field(
+        None, ge=1, le=48_000, validation_alias=env("WAVEFORM_PIXELS_PER_SECOND")
+    )
+    waveform_bits: int = Field(8, validation_alias=env("WAVEFORM_BITS"))  # 8 or 16
+    waveform_image_size: EnvSize = Field(
+        Size(width=1800, height=280), validation_alias=env("WAVEFORM_IMAGE_SIZE")
+    )
+    waveform_colour: HexColour = Field("#3b82f6", validation_alias=env("WAVEFORM_COLOUR"))
+    waveform_background: HexColour = Field("#ffffff00", validation_alias=env("WAVEFORM_BACKGROUND"))
+    waveform_timeout_s: float = Field(600, gt=0, validation_alias=env("WAVEFORM_TIMEOUT_S"))
+
+    _sizes = field_validator("waveform_image_size", mode="before")(_parse_size)
+
+    @field_validator("waveform_bits")
+    @classmethod
+    def _bits(cls, value: int) -> int:
+        if value not in (8, 16):
+            raise ValueError("WAVEFORM_BITS must be 8 or 16")
+        return value
+
+
+class VideoConfig(_Section):
+    """The preview clip and the poster frame."""
+
+    preview_seconds: float = Field(10, gt=0, validation_alias=env("VIDEO_PREVIEW_SECONDS"))
+    preview_max_lines: int = Field(480, ge=16, le=4320, validation_alias=env("VIDEO_PREVIEW_LINES"))
+    preview_crf: int = Field(23, ge=0, le=51, validation_alias=env("VIDEO_PREVIEW_CRF"))
+    preview_preset: str = Field(
+        "veryfast", pattern=r"^[a-z]+$", validation_alias=env("VIDEO_PREVIEW_PRESET")
+    )
+    preview_audio_kbps: int = Field(128, ge=16, le=512, validation_alias=env("VIDEO_PREVIEW_KBPS"))
+    preview_timeout_s: float = Field(600, gt=0, validation_alias=env("VIDEO_PREVIEW_TIMEOUT_S"))
+    thumbnail_at_s: float = Field(2, ge=0, validation_alias=env("VIDEO_THUMBNAIL_AT_S"))
+    thumbnail_timeout_s: float = Field(120, gt=0, validation_alias=env("VIDEO_THUMBNAIL_TIMEOUT_S"))
+
+
 class Settings(BaseModel):
     """All settings, by section. `Settings()` reads the environment now."""
 
@@ -164,6 +355,9 @@ class Settings(BaseModel):
     providers: ProvidersConfig = Field(default_factory=lambda: ProvidersConfig())
     queue: QueueConfig = Field(default_factory=lambda: QueueConfig())
     image: ImageConfig = Field(default_factory=lambda: ImageConfig())
+    media: MediaConfig = Field(default_factory=lambda: MediaConfig())
+    audio: AudioConfig = Field(default_factory=lambda: AudioConfig())
+    video: VideoConfig = Field(default_factory=lambda: VideoConfig())
     log_level: str = Field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
     log_format: str = Field(default_factory=lambda: os.environ.get("LOG_FORMAT", "json").lower())
 

@@ -24,8 +24,10 @@ from mediaworker.errors import map_error
 from mediaworker.logging import configure_logging
 from mediaworker.priorities import PROMOTE_EVERY_S, promote_due
 from mediaworker.processing.pool import CpuPool
+from mediaworker.providers import Providers, build_providers
 from mediaworker.storage import open_storage
 from mediaworker.storage.base import Storage
+from mediaworker.tracking import Tracker
 
 CTX_KEY = "mw"
 
@@ -39,6 +41,8 @@ class Context:
     redis: ArqRedis
     worker_name: str
     exit_stack: AsyncExitStack
+    providers: Providers  # the AI providers chosen by the settings (providers/__init__.py)
+    tracker: Tracker  # job_runs rows, in-progress keys and stats, written in batches
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -53,10 +57,15 @@ async def startup(ctx: dict[str, Any]) -> None:
             max_size=settings.database.pool_max_size,
         )
         stack.push_async_callback(db.close)
+        tracker = Tracker(db, ctx["redis"])
+        tracker.start()
+        stack.push_async_callback(tracker.close)  # closed (flushed) before the pool
         storage = await open_storage(settings.storage)
         stack.push_async_callback(storage.close)
         cpu = CpuPool(settings.queue.cpu_workers)
         stack.callback(cpu.close)
+        providers = build_providers(settings, cpu)
+        stack.push_async_callback(providers.aclose)
         promoter = asyncio.create_task(_promote_forever(ctx["redis"]))
         stack.callback(promoter.cancel)
     except BaseException:
@@ -64,7 +73,17 @@ async def startup(ctx: dict[str, Any]) -> None:
         raise
     metrics.serve(settings.queue.metrics_port)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
-    ctx[CTX_KEY] = Context(settings, db, storage, cpu, ctx["redis"], worker_name, stack)
+    ctx[CTX_KEY] = Context(
+        settings,
+        db,
+        storage,
+        cpu,
+        ctx["redis"],
+        worker_name,
+        stack,
+        providers=providers,
+        tracker=tracker,
+    )
     logger.bind(worker=worker_name).info("worker started")
 
 

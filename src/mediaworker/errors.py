@@ -44,6 +44,7 @@ class MediaWorkerError(Exception):
     """Base of our own errors: a code and a short message, safe to store and show."""
 
     code: ErrorCode = ErrorCode.UNKNOWN
+    throttled: bool = False  # see ThrottledError
 
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
@@ -101,12 +102,24 @@ class StorageError(TransientError):
     code = ErrorCode.STORAGE
 
 
+class ThrottledError(TransientError):
+    """Our own rate limiter (ratelimit.py) has no slot free before `retry_after_s`.
+
+    Not a failure: the job wrapper defers the job until a slot frees, and the deferral does
+    not count as an attempt (the job_runs row is DEFERRED, which `start()` does not count).
+    """
+
+    code = ErrorCode.RATE_LIMIT
+    throttled = True
+
+
 @dataclass(frozen=True)
 class MappedError:
     code: ErrorCode
     message: str
     retryable: bool
     retry_after_s: float | None = None
+    throttled: bool = False  # deferred by our limiter, not an attempt (ThrottledError)
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code.value, "message": self.message}
@@ -153,6 +166,7 @@ def map_error(exc: BaseException) -> MappedError:
         message=safe_message(message),
         retryable=code in RETRYABLE_CODES,
         retry_after_s=retry_after_s,
+        throttled=isinstance(exc, MediaWorkerError) and exc.throttled,
     )
 
 

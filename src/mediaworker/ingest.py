@@ -55,8 +55,7 @@ async def ingest_file(db: Pool, storage: Storage, redis: ArqRedis, path: Path) -
         db,
         media_db.NewMedia(media_id, kind, key, path.name[:255], content_type, stored.size_bytes),
     )
-    job_id = None
-    # Images, and files whose type the name does not tell: the decoder decides.
-    if kind in (media_db.MediaKind.IMAGE, media_db.MediaKind.UNKNOWN):
-        job_id = (await client.enqueue_thumbnails(redis, media_id)).job_id
+    # process_upload decides what the file needs: thumbnails for an image; waveform, preview
+    # and poster frame for audio and video, at their priorities.
+    job_id = (await client.enqueue_process_upload(redis, media_id)).job_id
     return Ingested(media, job_id)

@@ -9,9 +9,14 @@ Every registered job goes through `run_job`, which adds what arq 0.28 does not d
   timeout fires for good);
 - retries only for retryable codes, deferred with `Retry(defer=...)`: 5 s, 20 s, 80 s by
   default, or the provider's Retry-After; nothing sleeps while holding a worker slot;
-- a heartbeat that keeps arq's in-progress key short-lived while the job runs, so the job of a
+- a job our rate limiter turns away (`ThrottledError`) is deferred until a slot frees, and the
+  deferral is not an attempt (its job_runs row is DEFERRED, which attempts do not count);
+- arq's in-progress key kept short-lived while the job runs (tracking.py), so the job of a
   worker killed with `kill -9` is taken by another worker within IN_PROGRESS_TTL_S instead of
   after the largest timeout of all functions.
+
+Its bookkeeping (job_runs rows, in-progress keys, stats) goes through the worker's `Tracker`,
+which writes in batches: a job's first attempt makes no round trip of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
@@ -31,9 +37,10 @@ from pydantic import BaseModel
 from mediaworker import keys, metrics, priorities
 from mediaworker.context import Context, get_context
 from mediaworker.db import job_runs
-from mediaworker.db.job_runs import Run, RunStatus
+from mediaworker.db.job_runs import RunStatus
 from mediaworker.errors import ErrorCode, JobFailedError, MappedError, backoff_s, map_error
 from mediaworker.payloads import Payload
+from mediaworker.tracking import RunRecord
 
 ARQ_MAX_TRIES = 1_000_000
 ARQ_TIMEOUT_GRACE_S = 30.0
@@ -57,6 +64,23 @@ class JobInfo:
     job_try: int
     enqueued_at: dt.datetime
     score: float | None = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The attempt running in this task, for code that records it (ai_metrics)."""
+
+    job_id: str
+    function: str
+    attempt: int
+
+
+_CURRENT_RUN: ContextVar[RunInfo | None] = ContextVar("mediaworker_run", default=None)
+
+
+def current_run() -> RunInfo | None:
+    """The job attempt this task runs (arq runs each job in its own task), or None."""
+    return _CURRENT_RUN.get()
 
 
 def tracked(
@@ -84,26 +108,49 @@ def tracked(
 
 
 async def run_job(spec: JobSpec, ctx: Context, job: JobInfo, kwargs: dict[str, Any]) -> Any:
-    heartbeat = asyncio.create_task(_hold_in_progress(ctx, job.job_id))
+    run = await _start_run(spec, ctx, job, kwargs)
+    _CURRENT_RUN.set(RunInfo(job.job_id, spec.name, run.attempt))
+    ctx.tracker.job_started(job.job_id)
     try:
-        run = await job_runs.start(
-            ctx.db,
-            job_id=job.job_id,
-            function=spec.name,
-            arguments=kwargs,
-            enqueued_at=job.enqueued_at,
-            worker=ctx.worker_name,
-        )
         return await _attempt(spec, ctx, job, run, kwargs)
     finally:
-        heartbeat.cancel()
+        ctx.tracker.job_ended(job.job_id)
+
+
+async def _start_run(
+    spec: JobSpec, ctx: Context, job: JobInfo, kwargs: dict[str, Any]
+) -> RunRecord:
+    """The attempt's record. A first pickup is attempt 1 and costs no round trip; a later one
+    (retry, deferral, a dead worker's job) is counted in Postgres before it runs."""
+    run = RunRecord(
+        job_id=job.job_id,
+        function=spec.name,
+        arguments=job_runs.jsonable(kwargs),
+        attempt=1,
+        worker=ctx.worker_name,
+        enqueued_at=job.enqueued_at,
+    )
+    if job.job_try <= 1:
+        ctx.tracker.record(run)
+        return run
+    await ctx.tracker.flush()  # this worker's earlier rows of the job come first
+    run.attempt = await job_runs.next_attempt(
+        ctx.db,
+        run_key=run.run_key,
+        job_id=run.job_id,
+        function=run.function,
+        arguments=run.arguments,
+        enqueued_at=run.enqueued_at,
+        worker=run.worker,
+    )
+    return run
 
 
 async def _attempt(
-    spec: JobSpec, ctx: Context, job: JobInfo, run: Run, kwargs: dict[str, Any]
+    spec: JobSpec, ctx: Context, job: JobInfo, run: RunRecord, kwargs: dict[str, Any]
 ) -> Any:
     log = logger.bind(job_id=job.job_id, function=spec.name, attempt=run.attempt)
-    log.info("job started")
+    log.debug("job started")
     started = time.perf_counter()
     metrics.JOBS_RUNNING.labels(spec.name).inc()
     payload: Payload | None = None
@@ -113,24 +160,33 @@ async def _attempt(
         async with asyncio.timeout(spec.timeout_s):
             result = await spec.fn(ctx, payload)
     except asyncio.CancelledError:
-        await asyncio.shield(job_runs.finish(ctx.db, run, RunStatus.INTERRUPTED))
+        _finish(ctx, run, RunStatus.INTERRUPTED)
         log.warning("job interrupted; arq will run it again")
         raise
     except Exception as exc:
         await _after_failure(spec, ctx, job, run, payload, map_error(exc), log)
         raise AssertionError("unreachable") from None  # _after_failure always raises
     else:
-        await job_runs.finish(ctx.db, run, RunStatus.SUCCEEDED)
-        await _count(ctx, keys.STATS_COMPLETED, spec.name)
+        _finish(ctx, run, RunStatus.SUCCEEDED)
+        ctx.tracker.count(keys.STATS_COMPLETED, spec.name)
         metrics.JOBS.labels(spec.name, "succeeded").inc()
-        log.bind(outcome="succeeded", duration_ms=_ms_since(started)).info("job succeeded")
+        # DEBUG: a log line costs loguru ~45 us, a third of what tracking may cost in all;
+        # every attempt is in job_runs and the metrics anyway. Failures log at WARNING+.
+        log.bind(outcome="succeeded", duration_ms=_ms_since(started)).debug("job succeeded")
         return result.model_dump(mode="json")
     finally:
         metrics.JOBS_RUNNING.labels(spec.name).dec()
         metrics.JOB_SECONDS.labels(spec.name).observe(time.perf_counter() - started)
 
 
-def _check_attempts_left(ctx: Context, run: Run) -> None:
+def _finish(
+    ctx: Context, run: RunRecord, status: RunStatus, error: MappedError | None = None
+) -> None:
+    run.finish(status, error)
+    ctx.tracker.record(run)
+
+
+def _check_attempts_left(ctx: Context, run: RunRecord) -> None:
     max_attempts = 1 + ctx.settings.queue.max_retries
     if run.attempt > max_attempts:
         raise JobFailedError(
@@ -146,56 +202,48 @@ async def _after_failure(
     spec: JobSpec,
     ctx: Context,
     job: JobInfo,
-    run: Run,
+    run: RunRecord,
     payload: Payload | None,
     error: MappedError,
     log: Any,
 ) -> None:
     """Defer a retry with `Retry`, or record the final failure; always raises."""
     log = log.bind(error_code=error.code.value)
+    if error.throttled:  # our rate limiter: wait for a slot, not an attempt
+        arq_defer_s = await _defer(ctx, job, error.retry_after_s or 1.0)
+        _finish(ctx, run, RunStatus.DEFERRED, error)
+        log.bind(outcome="deferred", defer_s=round(error.retry_after_s or 1.0, 2)).info(
+            error.message
+        )
+        raise Retry(defer=arq_defer_s)
     if error.retryable and run.attempt <= ctx.settings.queue.max_retries:
         defer_s = error.retry_after_s
         if defer_s is None:
             defer_s = backoff_s(run.attempt, base_ms=ctx.settings.queue.backoff_delay_ms)
-        priority = priorities.priority_of(job.score)
-        if priority is None:
-            priority = priorities.DEFAULT_PRIORITY
-        arq_defer_s = await priorities.defer_retry(
-            ctx.redis, job.job_id, priority=priority, defer_s=defer_s
-        )
-        await job_runs.finish(ctx.db, run, RunStatus.RETRYING, error)
-        await _count(ctx, keys.STATS_RETRIED, spec.name)
+        arq_defer_s = await _defer(ctx, job, defer_s)
+        _finish(ctx, run, RunStatus.RETRYING, error)
+        ctx.tracker.count(keys.STATS_RETRIED, spec.name)
         metrics.JOBS.labels(spec.name, "retrying").inc()
         log.bind(outcome="retrying", defer_s=round(defer_s, 2)).warning(error.message)
         raise Retry(defer=arq_defer_s)
-    await job_runs.finish(ctx.db, run, RunStatus.FAILED, error)
+    _finish(ctx, run, RunStatus.FAILED, error)
     if spec.on_failure is not None and payload is not None:
         try:
             await spec.on_failure(ctx, payload, error)
         except Exception as exc:
             log.bind(outcome="failed").error(f"on_failure hook failed: {map_error(exc).message}")
-    await _count(ctx, keys.STATS_FAILED, spec.name)
+    ctx.tracker.count(keys.STATS_FAILED, spec.name)
     metrics.JOBS.labels(spec.name, "failed").inc()
     log.bind(outcome="failed").error(error.message)
     raise JobFailedError(error)
 
 
-async def _hold_in_progress(ctx: Context, job_id: str) -> None:
-    key = keys.in_progress_key(job_id)
-    ttl_ms = int(keys.IN_PROGRESS_TTL_S * 1000)
-    while True:
-        try:
-            await ctx.redis.pexpire(key, ttl_ms)
-        except Exception as exc:  # a Redis blip must not fail the job it guards
-            logger.bind(job_id=job_id).warning(f"heartbeat: {map_error(exc).message}")
-        await asyncio.sleep(keys.IN_PROGRESS_REFRESH_S)
-
-
-async def _count(ctx: Context, key: str, function: str) -> None:
-    try:
-        await ctx.redis.hincrby(key, function, 1)  # type: ignore[misc]
-    except Exception as exc:
-        logger.warning(f"stats not counted: {map_error(exc).message}")
+async def _defer(ctx: Context, job: JobInfo, defer_s: float) -> float:
+    """Note the job's due time at its priority; the deferral to give arq's `Retry`."""
+    priority = priorities.priority_of(job.score)
+    if priority is None:
+        priority = priorities.DEFAULT_PRIORITY
+    return await priorities.defer_retry(ctx.redis, job.job_id, priority=priority, defer_s=defer_s)
 
 
 def _ms_since(started: float) -> int:

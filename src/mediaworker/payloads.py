@@ -7,7 +7,7 @@ pydantic, so producers can use it without the worker's dependencies.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,3 +53,174 @@ class ReconcilePayload(Payload):
 
 class ReconcileResult(Result):
     requeued: list[str]
+
+
+# --- AI jobs -------------------------------------------------------------------------------
+
+ImageSize = Annotated[str, Field(pattern=r"^(auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4})$")]
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")]
+VoiceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")]
+SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav"]
+ImageQuality = Literal["low", "medium", "high", "auto"]
+UpscaleFactor = Literal[2, 4]
+
+
+class GenerateImagePayload(Payload):
+    prompt: str = Field(min_length=1, max_length=4000)
+    media_id: MediaId = Field(description="id of the media row to make")
+    size: ImageSize = "1024x1024"
+    quality: ImageQuality = "auto"
+    force: bool = Field(False, description="regenerate: skip the prompt cache and a made row")
+
+
+class GenerateImageResult(Result):
+    media_id: str = Field(description="the image: on a prompt-cache hit, the cached one")
+    storage_key: str
+    url: str
+    provider: str
+    model: str
+    cached: bool = Field(description="served from the prompt cache, no provider call")
+    skipped: bool = Field(description="the row was already made and force was off")
+    synthetic: bool = Field(description="a labelled placeholder, not a model's image")
+
+
+class EnhanceImagePayload(Payload):
+    media_id: MediaId
+    force: bool = False
+
+
+class EnhanceImageResult(Result):
+    media_id: str
+    enhanced_media_id: str
+    storage_key: str
+    url: str
+    provider: str
+    model: str
+    skipped: bool
+
+
+class UpscalePayload(Payload):
+    media_id: MediaId
+    scale: UpscaleFactor = 2
+    force: bool = False
+
+
+class UpscaleResult(Result):
+    media_id: str
+    scale: int
+    provider: str
+    model: str
+    skipped: bool
+    derivative: Derivative
+
+
+class TranscribePayload(Payload):
+    media_id: MediaId
+    language: Language | None = None
+
+
+class TranscribeResult(Result):
+    media_id: str
+    version: int
+    text: str
+    language: str | None
+    chunks: int
+    duration_s: float | None
+    provider: str
+    model: str
+
+
+class SpeechPayload(Payload):
+    text: str = Field(min_length=1, max_length=100_000, description="SPEECH_MAX_CHARS applies")
+    voice: VoiceName | None = None
+    format: SpeechFormat = "mp3"
+    language: Language | None = None
+    tts_job_id: int | None = Field(None, description="the tts_jobs row to write the outcome to")
+
+
+class SpeechResult(Result):
+    storage_key: str
+    url: str
+    content_type: str
+    size_bytes: int | None = Field(description="None when the audio was already stored")
+    provider: str
+    model: str
+    voice: str
+    cached: bool = Field(description="the same phrase was already synthesized: no provider call")
+
+
+class ClaimTtsPayload(Payload):
+    pass
+
+
+class ClaimTtsResult(Result):
+    enqueued: list[int]
+
+
+# --- audio and video (issue 3) ---------------------------------------------------------------
+
+
+class WaveformPayload(Payload):
+    media_id: MediaId
+    force: bool = False
+
+
+class WaveformResult(Result):
+    media_id: str
+    skipped: bool = Field(description="True when the outputs already existed and force was off")
+    duration_s: float | None
+    sample_rate: int | None
+    channels: int | None = Field(description="channels of the source; the waveform is mono")
+    samples_per_pixel: int | None = None
+    bits: int | None = None
+    length: int | None = Field(None, description="[min, max] pairs in the data")
+    derivatives: list[Derivative]
+
+
+class VideoPreviewPayload(Payload):
+    media_id: MediaId
+    force: bool = False
+
+
+class VideoPreviewResult(Result):
+    media_id: str
+    skipped: bool
+    duration_s: float | None = Field(description="length of the preview clip")
+    width: int | None
+    height: int | None
+    has_audio: bool | None
+    derivatives: list[Derivative]
+
+
+class VideoThumbnailPayload(Payload):
+    media_id: MediaId
+    force: bool = False
+
+
+class VideoThumbnailResult(Result):
+    media_id: str
+    skipped: bool
+    at_s: float | None = Field(description="time of the frame in the video")
+    width: int | None = Field(description="upright frame size")
+    height: int | None
+    blurhash: str | None
+    derivatives: list[Derivative]
+
+
+class ProcessUploadPayload(Payload):
+    media_id: MediaId
+    force: bool = Field(False, description="probe again and redo every derivative")
+
+
+class EnqueuedJob(Result):
+    function: str
+    job_id: str
+    priority: int
+
+
+class ProcessUploadResult(Result):
+    media_id: str
+    kind: str
+    duration_s: float | None
+    expected_derivatives: list[str] | None
+    enqueued: list[EnqueuedJob]

@@ -2,19 +2,19 @@
 
 An attempt is identified by the job id and its enqueue time (a forced rerun under the same
 job id is a new enqueue). A row still RUNNING when the next attempt of the same enqueue
-starts belonged to a worker that died: it is closed as INTERRUPTED and counts as a try.
+starts belonged to a worker that died: it is closed as INTERRUPTED and counts as a try. A row
+DEFERRED (our rate limiter had no slot) does not count: the attempt is made again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+import uuid
 from enum import StrEnum
 from typing import Any
 
 from mediaworker.db.pool import Pool, to_dict
-from mediaworker.errors import MappedError
 
 
 class RunStatus(StrEnum):
@@ -23,55 +23,68 @@ class RunStatus(StrEnum):
     RETRYING = "RETRYING"
     FAILED = "FAILED"
     INTERRUPTED = "INTERRUPTED"
+    DEFERRED = "DEFERRED"  # our rate limiter deferred it (ThrottledError): not an attempt
 
 
-@dataclass(frozen=True)
-class Run:
-    id: int
-    attempt: int
-
-
-async def start(
+async def next_attempt(
     db: Pool,
     *,
+    run_key: uuid.UUID,
     job_id: str,
     function: str,
     arguments: dict[str, Any],
     enqueued_at: dt.datetime,
     worker: str,
-) -> Run:
-    row = await db.fetchrow(
+) -> int:
+    """Insert the RUNNING row of a later pickup and return its attempt number.
+
+    Rows of the same enqueue still RUNNING belonged to a worker that died: they are closed as
+    INTERRUPTED and count. DEFERRED rows (the rate limiter) do not count.
+    """
+    attempt: int = await db.fetchval(
         """WITH interrupted AS (
                UPDATE job_runs SET status = 'INTERRUPTED', finished_at = now(),
                       error_message = 'the worker running this attempt stopped'
                WHERE job_id = $1 AND enqueued_at = $4 AND status = 'RUNNING'
            )
-           INSERT INTO job_runs (job_id, function, arguments, status, attempt, worker, enqueued_at)
+           INSERT INTO job_runs
+               (job_id, function, arguments, status, attempt, worker, enqueued_at, run_key)
            VALUES ($1, $2, $3, 'RUNNING',
-                   (SELECT count(*) + 1 FROM job_runs WHERE job_id = $1 AND enqueued_at = $4),
-                   $5, $4)
-           RETURNING id, attempt""",
+                   (SELECT count(*) + 1 FROM job_runs
+                    WHERE job_id = $1 AND enqueued_at = $4 AND status <> 'DEFERRED'),
+                   $5, $4, $6)
+           RETURNING attempt""",
         job_id,
         function,
-        _jsonable(arguments),
+        jsonable(arguments),
         enqueued_at,
         worker,
+        run_key,
     )
-    if row is None:  # INSERT ... RETURNING always gives the row
-        raise RuntimeError("job_runs insert returned nothing")
-    return Run(id=row["id"], attempt=row["attempt"])
+    return attempt
 
 
-async def finish(db: Pool, run: Run, status: RunStatus, error: MappedError | None = None) -> None:
+async def upsert(db: Pool, rows: list[tuple[Any, ...]]) -> None:
+    """New attempts inserted, finished ones closed, in one statement (rows: tracking._row).
+
+    A row already closed (SUCCEEDED, FAILED, ...) is never set back by a late RUNNING write.
+    """
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
     await db.execute(
-        """UPDATE job_runs SET status = $2, error_code = $3, error_message = $4,
-                  finished_at = now(),
-                  duration_ms = (extract(epoch FROM now() - started_at) * 1000)::integer
-           WHERE id = $1""",
-        run.id,
-        status.value,
-        None if error is None else error.code.value,
-        None if error is None else error.message,
+        """INSERT INTO job_runs (run_key, job_id, function, arguments, status, attempt, worker,
+                                 enqueued_at, started_at, finished_at, duration_ms,
+                                 error_code, error_message)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[],
+                                $6::int[], $7::text[], $8::timestamptz[], $9::timestamptz[],
+                                $10::timestamptz[], $11::int[], $12::text[], $13::text[])
+           ON CONFLICT (run_key) DO UPDATE SET
+               status = EXCLUDED.status, finished_at = EXCLUDED.finished_at,
+               duration_ms = EXCLUDED.duration_ms, error_code = EXCLUDED.error_code,
+               error_message = EXCLUDED.error_message
+           WHERE job_runs.status = 'RUNNING'""",
+        *columns,
     )
 
 
@@ -80,7 +93,7 @@ async def list_for_job(db: Pool, job_id: str) -> list[dict[str, Any]]:
     return [to_dict(r) for r in rows]
 
 
-def _jsonable(arguments: dict[str, Any]) -> dict[str, Any]:
+def jsonable(arguments: dict[str, Any]) -> dict[str, Any]:
     """Arguments as given by the producer, made JSON-safe (bytes and odd types as text)."""
     result: dict[str, Any] = json.loads(json.dumps(arguments, default=repr))
     return result

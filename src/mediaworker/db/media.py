@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from mediaworker.db.pool import Pool, to_dict
 from mediaworker.errors import MappedError
@@ -41,6 +42,24 @@ class Media:
     created_at: dt.datetime
     updated_at: dt.datetime
     processed_at: dt.datetime | None
+    # Facts of audio and video uploads (migration 0002), written by process_upload and the jobs.
+    duration_s: float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    container: str | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    rotation: int | None = None
+    frame_rate: float | None = None
+    has_audio: bool | None = None
+    has_video: bool | None = None
+    probe: dict[str, Any] | None = None
+    expected_derivatives: list[str] | None = None
+    # 0003_ai: where the row came from (see `Origin`)
+    source: str = "UPLOAD"
+    prompt: str | None = None
+    is_enhanced: bool = False
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,3 +143,46 @@ async def list_unfinished(db: Pool, *, idle_for_s: float, limit: int = 500) -> l
 
 async def touch(db: Pool, media_ids: list[str]) -> None:
     await db.execute("UPDATE media SET updated_at = now() WHERE id = ANY($1::text[])", media_ids)
+
+
+# --- rows the worker makes itself: generated and enhanced images (0003_ai) ------------------
+
+
+class MediaSource(StrEnum):
+    UPLOAD = "UPLOAD"
+    GENERATED = "GENERATED"
+
+
+@dataclass(frozen=True)
+class Origin:
+    source: MediaSource
+    prompt: str | None = None
+    is_enhanced: bool = False
+    parent_id: str | None = None
+
+
+async def upsert_made(db: Pool, media: NewMedia, origin: Origin) -> Media:
+    """A media row the worker made (PENDING until its thumbnails run); a rerun replaces it."""
+    row = await db.fetchrow(
+        """INSERT INTO media (id, kind, storage_key, original_filename, content_type, size_bytes,
+                              source, prompt, is_enhanced, parent_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (id) DO UPDATE SET
+               storage_key = EXCLUDED.storage_key, content_type = EXCLUDED.content_type,
+               size_bytes = EXCLUDED.size_bytes, source = EXCLUDED.source,
+               prompt = EXCLUDED.prompt, is_enhanced = EXCLUDED.is_enhanced,
+               parent_id = EXCLUDED.parent_id, status = 'PENDING', error_code = NULL,
+               error_message = NULL, updated_at = now()
+           RETURNING *""",
+        media.id,
+        media.kind.value,
+        media.storage_key,
+        media.original_filename,
+        media.content_type,
+        media.size_bytes,
+        origin.source.value,
+        origin.prompt,
+        origin.is_enhanced,
+        origin.parent_id,
+    )
+    return Media(**to_dict(row))

@@ -25,7 +25,11 @@ from mediaworker.processing.image import (
     make_thumbnails,
 )
 
-THUMBNAIL_TYPES = [t.value for t in keys.DerivativeType]
+THUMBNAIL_TYPES = [
+    keys.DerivativeType.THUMBNAIL.value,
+    keys.DerivativeType.MEDIUM.value,
+    keys.DerivativeType.LARGE.value,
+]
 
 
 @asynccontextmanager

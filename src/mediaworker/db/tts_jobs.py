@@ -1,0 +1,103 @@
+"""Queries on `tts_jobs`: speech requests that producers write as rows.
+
+PENDING -> QUEUED (claimed by the cron job, which enqueues it) -> DONE (audio URL) or ERROR.
+Claims use `FOR UPDATE SKIP LOCKED`, so several workers claiming at once never take the same
+row. A row QUEUED for longer than the idle time whose job is gone (Redis flushed, worker
+killed) is claimed again: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from mediaworker.db.pool import Pool, to_dict
+from mediaworker.errors import MappedError
+
+
+@dataclass(frozen=True)
+class TtsJob:
+    id: int
+    text: str
+    voice: str | None
+    format: str
+    language: str | None
+    status: str
+    audio_url: str | None
+    storage_key: str | None
+    error_code: str | None
+    error_message: str | None
+    job_id: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    claimed_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+async def add(
+    db: Pool,
+    text: str,
+    *,
+    voice: str | None = None,
+    audio_format: str = "mp3",
+    language: str | None = None,
+) -> TtsJob:
+    """What a producer does (here for tests and the CLI): one PENDING row."""
+    row = await db.fetchrow(
+        """INSERT INTO tts_jobs (text, voice, format, language) VALUES ($1, $2, $3, $4)
+           RETURNING *""",
+        text,
+        voice,
+        audio_format,
+        language,
+    )
+    return TtsJob(**to_dict(row))
+
+
+async def claim(db: Pool, *, limit: int, stale_after_s: float) -> list[TtsJob]:
+    """Mark up to `limit` PENDING rows, and QUEUED rows idle for `stale_after_s`, QUEUED now."""
+    rows = await db.fetch(
+        """UPDATE tts_jobs SET status = 'QUEUED', claimed_at = now(), updated_at = now()
+           WHERE id IN (
+               SELECT id FROM tts_jobs
+               WHERE status = 'PENDING'
+                  OR (status = 'QUEUED' AND claimed_at < now() - make_interval(secs => $2))
+               ORDER BY id LIMIT $1
+               FOR UPDATE SKIP LOCKED)
+           RETURNING *""",
+        limit,
+        stale_after_s,
+    )
+    return sorted((TtsJob(**to_dict(r)) for r in rows), key=lambda j: j.id)
+
+
+async def set_job_id(db: Pool, row_id: int, job_id: str) -> None:
+    await db.execute("UPDATE tts_jobs SET job_id = $2 WHERE id = $1", row_id, job_id)
+
+
+async def mark_done(db: Pool, row_id: int, *, audio_url: str, storage_key: str) -> None:
+    await db.execute(
+        """UPDATE tts_jobs SET status = 'DONE', audio_url = $2, storage_key = $3,
+                  error_code = NULL, error_message = NULL, updated_at = now(),
+                  finished_at = now()
+           WHERE id = $1""",
+        row_id,
+        audio_url,
+        storage_key,
+    )
+
+
+async def mark_error(db: Pool, row_id: int, error: MappedError) -> None:
+    await db.execute(
+        """UPDATE tts_jobs SET status = 'ERROR', error_code = $2, error_message = $3,
+                  updated_at = now(), finished_at = now()
+           WHERE id = $1""",
+        row_id,
+        error.code.value,
+        error.message,
+    )
+
+
+async def get(db: Pool, row_id: int) -> TtsJob | None:
+    row = await db.fetchrow("SELECT * FROM tts_jobs WHERE id = $1", row_id)
+    return None if row is None else TtsJob(**to_dict(row))

@@ -1,0 +1,157 @@
+"""Steps the audio and video jobs share: the row, the original, the probe, outputs, READY.
+
+Every job probes the very file it is about to hand to ffmpeg, with the format whitelist, and
+pins the demuxer found for its ffmpeg run: the input format check is never skipped, even
+when `process_upload` probed the same upload earlier.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from mediaworker import keys
+from mediaworker.context import Context
+from mediaworker.db import derivatives as derivatives_db
+from mediaworker.db import media as media_db
+from mediaworker.db import media_facts
+from mediaworker.errors import BadInputError, NotFoundError
+from mediaworker.functions.common import scratch_dir
+from mediaworker.payloads import Derivative
+from mediaworker.processing.ffmpeg import (
+    MediaLimits,
+    Probe,
+    check_limits,
+    parse_probe,
+    probe_argv,
+    probe_failure,
+    require_media,
+)
+from mediaworker.subprocesses import run_tool
+
+DT = keys.DerivativeType
+WAVEFORM_TYPES = [
+    DT.WAVEFORM_JSON.value,
+    DT.WAVEFORM_DAT.value,
+    DT.WAVEFORM_SVG.value,
+    DT.WAVEFORM_PNG.value,
+]
+PREVIEW_TYPES = [DT.PREVIEW.value]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file a job made, to store as a derivative: bytes, or a local file (streamed)."""
+
+    type: keys.DerivativeType
+    data: bytes | None = None
+    path: Path | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+async def load_media(ctx: Context, media_id: str) -> media_db.Media:
+    media = await media_db.get(ctx.db, media_id)
+    if media is None:
+        raise NotFoundError(f"media {media_id} does not exist")
+    return media
+
+
+@asynccontextmanager
+async def fetched_original(ctx: Context, media: media_db.Media) -> AsyncIterator[Path]:
+    """The original in a scratch folder (removed afterwards), its size checked."""
+    async with scratch_dir() as scratch:
+        path = scratch / "original"
+        size = await ctx.storage.download(media.storage_key, path)
+        limit = ctx.settings.media.max_input_bytes
+        if size == 0:
+            raise BadInputError("empty file (0 bytes)")
+        if size > limit:
+            raise BadInputError(f"file is {size / 2**20:.0f} MiB, over the {limit >> 20} MiB limit")
+        yield path
+
+
+async def probe_file(ctx: Context, path: Path, *, limits: bool = True) -> Probe:
+    """ffprobe with the whitelists; audio or video (within the limits), or BadInputError."""
+    config = ctx.settings.media
+    done = await run_tool(
+        probe_argv(config.ffprobe_path, str(path)),
+        timeout_s=config.probe_timeout_s,
+        what="ffprobe",
+        check=False,
+    )
+    if done.returncode != 0:
+        raise probe_failure(done.stderr)
+    probe = require_media(parse_probe(done.stdout))
+    if limits:
+        bounds = MediaLimits(config.max_duration_s, config.min_duration_s, config.max_video_pixels)
+        check_limits(probe, bounds)
+    return probe
+
+
+async def store_outputs(ctx: Context, media_id: str, outputs: list[Output]) -> list[Derivative]:
+    """Store each output under its derivative key and upsert its media_derivatives row."""
+    stored = []
+    for output in outputs:
+        content_type, ext = keys.DERIVATIVE_FORMATS[output.type]
+        key = keys.derivative_key(media_id, output.type, ext)
+        if output.path is not None:
+            obj = await ctx.storage.put_file(key, output.path, content_type=content_type)
+        else:
+            obj = await ctx.storage.put(key, output.data or b"", content_type=content_type)
+        stored.append(
+            Derivative(
+                type=output.type.value,
+                storage_key=key,
+                url=obj.url,
+                content_type=content_type,
+                width=output.width,
+                height=output.height,
+                size_bytes=obj.size_bytes,
+            )
+        )
+    await derivatives_db.upsert(ctx.db, media_id, stored)
+    return stored
+
+
+async def finish(ctx: Context, media_id: str, produced: list[str]) -> None:
+    """The READY rule (db/media_facts.py): READY once every expected derivative exists."""
+    await media_facts.mark_ready_when_complete(ctx.db, media_id, produced)
+
+
+async def already_done(ctx: Context, media_id: str, types: list[str]) -> list[Derivative] | None:
+    """The derivatives of `types` when all exist (the job has nothing to do), else None."""
+    done = await derivatives_db.list_for(ctx.db, media_id, types)
+    return done if len(done) == len(types) else None
+
+
+def non_empty(path: Path, what: str) -> Path:
+    """`path` if ffmpeg wrote something there (it exits 0 and writes nothing in some cases)."""
+    if not path.is_file() or os.stat(path).st_size == 0:
+        raise BadInputError(f"{what}: ffmpeg produced no output")
+    return path
+
+
+def facts_of(probe: Probe) -> media_facts.MediaFacts:
+    """What the media row records of a probed audio or video file."""
+    video, audio = probe.video, probe.audio
+    width, height = probe.display_size or (None, None)
+    return media_facts.MediaFacts(
+        kind=probe.kind or "UNKNOWN",
+        duration_s=probe.duration_s,
+        sample_rate=audio.sample_rate if audio else None,
+        channels=audio.channels if audio else None,
+        container=probe.container,
+        video_codec=video.codec if video else None,
+        audio_codec=audio.codec if audio else None,
+        rotation=video.rotation if video else None,
+        frame_rate=video.frame_rate if video else None,
+        has_audio=probe.has_audio,
+        has_video=probe.has_video,
+        width=width,
+        height=height,
+        probe=probe.summary(),
+    )

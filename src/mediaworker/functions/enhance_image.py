@@ -1,0 +1,67 @@
+"""enhance_image: a better-looking copy of an uploaded image, as a new media row.
+
+Payload: EnhanceImagePayload(media_id, force=False).
+Side effects: one ai_metrics row; the copy at media/{id}/{id}-enhanced.jpg; a media row
+`{id}-enhanced` (kind IMAGE, is_enhanced, parent_id = the original, the original's source),
+PENDING until its thumbnails (enqueued here) make it READY. The original is untouched.
+Which upload categories are enhanced automatically (AUTO_ENHANCE_CATEGORIES, the original
+deployment's DISP and DECD) is for the upload fan-out to read: `auto_enhance()`.
+Idempotency: job id `enhance-{media_id}`; a rerun that finds the copy returns it, unless force.
+Retries: as every provider call (RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE);
+BAD_INPUT (unreadable image, refused) and NOT_FOUND fail at once.
+"""
+
+from __future__ import annotations
+
+from mediaworker import keys
+from mediaworker.config import Settings
+from mediaworker.context import Context
+from mediaworker.db import media as media_db
+from mediaworker.functions.ai_common import image_limits, load_image, store_made_image
+from mediaworker.functions.common import scratch_dir
+from mediaworker.metering import metered
+from mediaworker.payloads import EnhanceImagePayload, EnhanceImageResult
+from mediaworker.processing import retouch
+from mediaworker.providers.base import Capability, ImageEnhancer
+
+
+def auto_enhance(settings: Settings, category: str | None) -> bool:
+    """Whether uploads of `category` get `enhance_image` (AUTO_ENHANCE_CATEGORIES)."""
+    return category is not None and category.upper() in settings.providers.auto_enhance_categories
+
+
+async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceImageResult:
+    enhancer = ctx.providers.image_enhancer
+    original = await load_image(ctx, payload.media_id)
+    enhanced_id = keys.enhanced_media_id(original.id)
+    done = await media_db.get(ctx.db, enhanced_id)
+    if done is not None and done.status != media_db.MediaStatus.ERROR and not payload.force:
+        return _result(ctx, original.id, done, enhancer, skipped=True)
+
+    async with scratch_dir() as scratch:
+        source, prepared = scratch / "original", scratch / "prepared.jpg"
+        await ctx.storage.download(original.storage_key, source)
+        await ctx.cpu.run(retouch.prepare, str(source), str(prepared), image_limits(ctx))
+        image = await metered(ctx, Capability.IMAGE_EDIT, enhancer, lambda e: e.enhance(prepared))
+    origin = media_db.Origin(
+        media_db.MediaSource(original.source), original.prompt, True, parent_id=original.id
+    )
+    key = keys.enhanced_key(original.id)
+    made = await store_made_image(
+        ctx, enhanced_id, key, image.data, origin, original.original_filename
+    )
+    return _result(ctx, original.id, made, enhancer, skipped=False)
+
+
+def _result(
+    ctx: Context, media_id: str, made: media_db.Media, enhancer: ImageEnhancer, *, skipped: bool
+) -> EnhanceImageResult:
+    return EnhanceImageResult(
+        media_id=media_id,
+        enhanced_media_id=made.id,
+        storage_key=made.storage_key,
+        url=ctx.storage.url(made.storage_key),
+        provider=enhancer.provider,
+        model=enhancer.model,
+        skipped=skipped,
+    )

@@ -1,0 +1,138 @@
+"""process_upload: the one job a producer enqueues after an upload; it decides what follows.
+
+Payload: ProcessUploadPayload(media_id, force=False).
+Side effects, by what the upload is:
+- an image by its declared type: thumbnails at priority 5. No download, no probe: the image
+  decoder of `generate_thumbnails` checks the file and refuses what is not an image.
+- anything else: the original is probed (ffprobe, format and protocol whitelists); the kind
+  the content shows (an MP3 with cover art is AUDIO), the facts (duration, codecs, streams,
+  rotation, upright size, sample rate, channels, the probe) and the derivative types to
+  expect are written on the row, which is PROCESSING; then, lower numbers running first:
+  AUDIO  waveform 15 (and transcription 5 once it exists: see TRANSCRIPTION below)
+  VIDEO  preview 10, poster frame 10, waveform of its audio track 15 (when it has one)
+  A file ffprobe sees as an image goes to thumbnails, and so does a file of unknown type
+  that ffprobe cannot read at all (libvips reads HEIC, AVIF, TIFF). Everything else (a
+  playlist or list file, a corrupt, empty, too long or too short file) is BAD_INPUT.
+The row becomes READY when the last expected derivative is stored (db/media_facts.py).
+Idempotency: job id `upload-{media_id}`; a rerun of a probed upload enqueues its jobs again
+without probing (their ids dedupe, and each skips work already done); `force` probes again
+and forces every job.
+Retries: STORAGE, NETWORK, TIMEOUT retried with backoff; BAD_INPUT, NOT_FOUND fail at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mediaworker import client, keys
+from mediaworker.context import Context
+from mediaworker.db import media_facts
+from mediaworker.db.media import Media, MediaKind
+from mediaworker.functions import audio_video as av
+from mediaworker.functions.audio_video import PREVIEW_TYPES, WAVEFORM_TYPES
+from mediaworker.functions.common import THUMBNAIL_TYPES
+from mediaworker.payloads import (
+    EnqueuedJob,
+    Payload,
+    ProcessUploadPayload,
+    ProcessUploadResult,
+    ThumbnailsPayload,
+    VideoPreviewPayload,
+    VideoThumbnailPayload,
+    WaveformPayload,
+)
+from mediaworker.processing.ffmpeg import NotMediaError
+
+
+@dataclass(frozen=True)
+class Step:
+    function: str
+    priority: int
+    produces: tuple[str, ...]  # derivative types; the row is READY once all exist
+    job_id: Callable[[str], str]
+    payload: Callable[..., Payload]  # (media_id=..., force=...)
+    needs_audio: bool = False
+
+
+THUMBNAILS = Step(
+    "generate_thumbnails", 5, (*THUMBNAIL_TYPES,), keys.thumbnails_job_id, ThumbnailsPayload
+)
+WAVEFORM = Step(
+    "generate_waveform",
+    15,
+    (*WAVEFORM_TYPES,),
+    keys.waveform_job_id,
+    WaveformPayload,
+    needs_audio=True,
+)
+PREVIEW = Step(
+    "generate_video_preview", 10, (*PREVIEW_TYPES,), keys.preview_job_id, VideoPreviewPayload
+)
+POSTER = Step(
+    "generate_video_thumbnail",
+    10,
+    (*THUMBNAIL_TYPES,),
+    keys.video_thumbnail_job_id,
+    VideoThumbnailPayload,
+)
+# TRANSCRIPTION (issue 4): once `transcribe_audio` is registered, add its Step here at priority
+# 5, producing no derivative type (a transcript is a `transcriptions` row), and put it first
+# in PLANS[AUDIO] (and, if wanted, in PLANS[VIDEO] with needs_audio=True).
+PLANS: dict[str, tuple[Step, ...]] = {
+    MediaKind.IMAGE: (THUMBNAILS,),
+    MediaKind.AUDIO: (WAVEFORM,),
+    MediaKind.VIDEO: (PREVIEW, POSTER, WAVEFORM),
+}
+
+
+@dataclass(frozen=True)
+class Classified:
+    kind: str
+    has_audio: bool
+    facts: media_facts.MediaFacts | None = None  # None: nothing new to record
+
+
+async def process_upload(ctx: Context, payload: ProcessUploadPayload) -> ProcessUploadResult:
+    media = await av.load_media(ctx, payload.media_id)
+    found = await classify(ctx, media, force=payload.force)
+    steps = [s for s in PLANS[found.kind] if found.has_audio or not s.needs_audio]
+    expected = sorted({kind for step in steps for kind in step.produces})
+    if found.facts is not None:
+        await media_facts.record_facts(ctx.db, media.id, found.facts, expected)
+    enqueued = []
+    for step in steps:
+        job_id = step.job_id(media.id)
+        work = step.payload(media_id=media.id, force=payload.force)
+        # rerun: a kept result of an earlier run never blocks the job (it skips done work)
+        await client.enqueue(
+            ctx.redis, step.function, job_id, work, priority=step.priority, rerun=True
+        )
+        enqueued.append(EnqueuedJob(function=step.function, job_id=job_id, priority=step.priority))
+    facts = found.facts
+    return ProcessUploadResult(
+        media_id=media.id,
+        kind=found.kind,
+        duration_s=facts.duration_s if facts else media.duration_s,
+        expected_derivatives=expected if found.kind != MediaKind.IMAGE else None,
+        enqueued=enqueued,
+    )
+
+
+async def classify(ctx: Context, media: Media, *, force: bool) -> Classified:
+    """What the upload is: its declared image type, the probe recorded earlier, or a probe."""
+    if media.kind == MediaKind.IMAGE:
+        return Classified(MediaKind.IMAGE, has_audio=False)
+    if media.probe is not None and media.kind in PLANS and not force:
+        return Classified(media.kind, has_audio=bool(media.has_audio))
+    try:
+        async with av.fetched_original(ctx, media) as original:
+            probe = await av.probe_file(ctx, original)
+    except NotMediaError as exc:
+        if exc.image:
+            await media_facts.set_kind(ctx.db, media.id, MediaKind.IMAGE)
+        elif media.kind != MediaKind.UNKNOWN or exc.refused is not None:
+            raise
+        return Classified(MediaKind.IMAGE, has_audio=False)  # the image decoder decides
+    facts = av.facts_of(probe)
+    return Classified(facts.kind, has_audio=facts.has_audio, facts=facts)

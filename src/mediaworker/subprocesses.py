@@ -1,0 +1,154 @@
+"""Run ffmpeg and ffprobe as asyncio subprocesses: no shell, stdin closed, a time limit.
+
+The process is killed (its whole process group) and reaped when the time limit passes or
+when the awaiting task is cancelled (the job's own timeout, a worker shutting down): no ffmpeg
+is left behind. It runs in a session of its own, so a Ctrl-C meant for the worker does not
+reach it; the worker decides when it stops. Output is bounded: stdout up to `max_stdout_bytes`
+(ffprobe's JSON; ffmpeg writes its outputs to files), stderr only its last few kilobytes.
+
+How an outcome maps to our errors:
+
+- exit 0                                      -> `Completed`
+- the time limit                              -> TimeoutExceededError (TIMEOUT, retried)
+- killed by a signal (the OOM killer), or out
+  of disk or memory                           -> ToolCrashedError (UNKNOWN, retried)
+- the program is missing                      -> NotConfiguredError
+- any other failure                           -> BadInputError with the last line of stderr:
+                                                 the same input fails the same way again
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mediaworker.errors import (
+    BadInputError,
+    ErrorCode,
+    NotConfiguredError,
+    TimeoutExceededError,
+    TransientError,
+)
+from mediaworker.processing.ffmpeg import failure_reason
+
+STDERR_TAIL_BYTES = 8192
+MAX_STDOUT_BYTES = 16 * 1024 * 1024
+_READ_CHUNK = 65536
+_RESOURCE_ERRORS = ("No space left on device", "Cannot allocate memory")
+
+
+@dataclass(frozen=True)
+class Completed:
+    returncode: int
+    stdout: bytes
+    stderr: str  # the last STDERR_TAIL_BYTES
+
+
+class ToolCrashedError(TransientError):
+    """The tool died of a signal, or ran out of disk or memory: worth another try."""
+
+    code = ErrorCode.UNKNOWN
+
+
+async def run_tool(
+    argv: Sequence[str],
+    *,
+    timeout_s: float,
+    what: str,
+    max_stdout_bytes: int = MAX_STDOUT_BYTES,
+    check: bool = True,
+) -> Completed:
+    """Run `argv` (no shell) within `timeout_s`; `what` names the step in error messages.
+
+    With `check=False`, a plain failure exit is returned for the caller to read, not raised
+    (timeouts, signals, missing programs and resource errors still raise).
+    """
+    process = await _start(argv)
+    try:
+        async with asyncio.timeout(timeout_s):
+            stdout, stderr = await asyncio.gather(
+                _read_capped(process, max_stdout_bytes), _read_tail(process.stderr)
+            )
+            returncode = await process.wait()
+    except TimeoutError:
+        raise TimeoutExceededError(f"{what} took longer than {timeout_s:g} s") from None
+    finally:
+        await asyncio.shield(_stop(process))
+    if stdout is None:
+        raise BadInputError(f"{what} wrote more than {max_stdout_bytes >> 20} MiB of output")
+    text = stderr.decode("utf-8", "replace")
+    if returncode != 0:
+        failure = _failure(what, returncode, text)
+        if check or not isinstance(failure, BadInputError):
+            raise failure
+    return Completed(returncode, stdout, text)
+
+
+async def _start(argv: Sequence[str]) -> asyncio.subprocess.Process:
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    except (FileNotFoundError, PermissionError) as exc:
+        name = Path(argv[0]).name
+        raise NotConfiguredError(
+            f"{name} cannot be run ({type(exc).__name__}): install it or set {name.upper()}_PATH"
+        ) from exc
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Kill the process group if it still runs, drain its pipes, reap it.
+
+    asyncio's `wait()` returns only once the pipes are closed too, and a pipe whose reader
+    stopped reading (cancelled, or over its limit) is never seen closing: drain them.
+    """
+    _kill(process)
+    for stream in (process.stdout, process.stderr):
+        while stream is not None and await stream.read(_READ_CHUNK):
+            pass
+    await process.wait()
+
+
+async def _read_capped(process: asyncio.subprocess.Process, limit: int) -> bytes | None:
+    """All of stdout, or None (the process killed) once it passes `limit` bytes."""
+    stream = process.stdout
+    chunks: list[bytes] = []
+    size = 0
+    while stream is not None and (chunk := await stream.read(_READ_CHUNK)):
+        size += len(chunk)
+        if size > limit:
+            _kill(process)  # and read on to the end of the pipe, keeping nothing
+        else:
+            chunks.append(chunk)
+    return None if size > limit else b"".join(chunks)
+
+
+async def _read_tail(stream: asyncio.StreamReader | None) -> bytes:
+    tail = b""
+    while stream is not None and (chunk := await stream.read(_READ_CHUNK)):
+        tail = (tail + chunk)[-STDERR_TAIL_BYTES:]
+    return tail
+
+
+def _failure(what: str, returncode: int, stderr: str) -> Exception:
+    if returncode < 0:
+        name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else ""
+        return ToolCrashedError(f"{what} was killed by signal {-returncode} {name}".strip())
+    if any(text in stderr for text in _RESOURCE_ERRORS):
+        return ToolCrashedError(f"{what} failed: {failure_reason(stderr)}")
+    return BadInputError(f"{what} failed: {failure_reason(stderr)}")
