@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pyvips
 from arq.worker import Worker
@@ -20,14 +21,13 @@ from mediaworker.cli import (
     console,
     media_view,
     open_services,
-    print_derivatives,
-    print_media_table,
     wait_for_media,
 )
 from mediaworker.config import Settings
 from mediaworker.db.migrate import migrate
 from mediaworker.ingest import ingest_file
 from mediaworker.local_services import LocalServices, start_local_services
+from mediaworker.logging import configure_logging
 
 
 def make_samples(folder: Path) -> list[Path]:
@@ -65,8 +65,32 @@ def _with_alpha(image: pyvips.Image) -> pyvips.Image:
     return image.bandjoin(alpha.cast("uchar"))
 
 
+def print_outcome(view: dict[str, Any], root: Path) -> None:
+    """One line per upload, then one per output with its size and full path."""
+    name = view["original_filename"]
+    if view["status"] != "READY":
+        console.print(
+            f"[bold]{name}[/bold]  [red]{view['status']} {view['error_code']}[/red]: "
+            f"{view['error_message']}",
+            soft_wrap=True,
+        )
+        return
+    console.print(
+        f"[bold]{name}[/bold]  [green]READY[/green]  {view['width']}x{view['height']}  "
+        f"blurhash {view['blurhash']}",
+        soft_wrap=True,
+    )
+    for d in view["derivatives"]:
+        size = f"{d['size_bytes'] / 1024:.0f} KiB"
+        path = root / d["storage_key"]
+        console.print(
+            f"  {d['type']:<10} {d['width']}x{d['height']:<6} {size:>8}  {path}", soft_wrap=True
+        )
+
+
 async def run_demo(workdir: Path, *, keep: bool = False) -> int:
     await asyncio.to_thread(_fresh_folder, workdir)
+    configure_logging(os.environ.get("LOG_LEVEL", "WARNING"), os.environ.get("LOG_FORMAT", "text"))
     services = _start_services(workdir)
     try:
         os.environ.setdefault("WORKER_STORAGE_PATH", str((workdir / "storage").resolve()))
@@ -118,12 +142,10 @@ async def _run(settings: Settings, workdir: Path) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await running
         await worker.close()
-    print_media_table([{**v, "file": p.name} for v, p in zip(views, samples, strict=True)])
+    root = settings.storage.path.resolve()
     for view in views:
-        if view["derivatives"]:
-            console.print(f"[bold]{view['original_filename']}[/bold]")
-            print_derivatives(view["derivatives"])
-    console.print(f"files are under {settings.storage.path.resolve()}")
+        print_outcome(view, root)
+    console.print(f"\nall files are under {root}")
     broken_failed = views[-1]["status"] == "ERROR"
     others_ready = all(v["status"] == "READY" for v in views[:-1])
     return 0 if broken_failed and others_ready else 1

@@ -50,9 +50,11 @@ class _InterceptHandler(std_logging.Handler):
         except ValueError:
             level = record.levelno
         name = record.name
-        logger.patch(lambda r: r.update(name=name)).opt(exception=record.exc_info).log(
-            level, record.getMessage()
-        )
+
+        def rename(r: Any) -> None:
+            r["name"] = name
+
+        logger.patch(rename).opt(exception=record.exc_info).log(level, record.getMessage())
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
@@ -69,8 +71,17 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     std_logging.basicConfig(handlers=[_InterceptHandler()], level=level, force=True)
     std_logging.getLogger("pyvips").setLevel(std_logging.WARNING)
     # arq logs every job with its arguments; ours logs an allow-list instead.
-    std_logging.getLogger("arq.worker").setLevel(std_logging.WARNING)
+    arq_worker = std_logging.getLogger("arq.worker")
+    arq_worker.setLevel(std_logging.WARNING)
+    arq_worker.addFilter(_not_reported_by_us)
     std_logging.getLogger("arq.jobs").setLevel(std_logging.WARNING)
+
+
+def _not_reported_by_us(record: std_logging.LogRecord) -> bool:
+    """Drop arq's traceback of a job that failed for good: the wrapper logged its code."""
+    from mediaworker.errors import JobFailedError
+
+    return not (record.exc_info and isinstance(record.exc_info[1], JobFailedError))
 
 
 def _keep_allowed(record: Any) -> bool:
