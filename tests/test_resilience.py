@@ -22,7 +22,7 @@ import redis as sync_redis
 from arq.connections import ArqRedis
 
 from conftest import DATABASE_URL, REDIS_URL, make_settings, wait_until
-from mediaworker import client
+from mediaworker import client, keys
 from mediaworker.config import RedisConfig
 from mediaworker.db import job_runs
 from mediaworker.db.pool import Pool
@@ -198,3 +198,28 @@ async def test_a_five_second_redis_restart_does_not_stop_the_worker(
 
 async def _has(db: Pool, job_id: str, status: str) -> bool:
     return any(s == status for _, s in await runs(db, job_id))
+
+
+async def test_arq_check_reports_a_running_worker_healthy(
+    db: Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    env = {**os.environ, "REDIS_URL": REDIS_URL, "DATABASE_URL": DATABASE_URL}
+    arq = str(Path(sys.executable).with_name("arq"))
+
+    def check() -> int:
+        command = [arq, "--check", "mediaworker.WorkerSettings"]
+        return subprocess.run(command, env=env, capture_output=True, check=False).returncode
+
+    before = await asyncio.to_thread(check)
+    worker = start_worker(tmp_path)
+    try:
+        await wait_until(lambda: _exists(redis, keys.HEALTH_CHECK_KEY), timeout_s=30)
+        during = await asyncio.to_thread(check)
+    finally:
+        stop(worker)
+
+    assert (before, during) == (1, 0)
+
+
+async def _exists(redis: ArqRedis, key: str) -> bool:
+    return bool(await redis.exists(key))
