@@ -100,11 +100,13 @@ def concat_list(path: Path, target: Path) -> Path:
     return path
 
 
-def ffmpeg_descendants(pid: int | None = None) -> list[int]:
-    """Processes named ffmpeg or ffprobe among the descendants of `pid` (this process)."""
+def ffmpeg_descendants(
+    pid: int | None = None, names: tuple[str, ...] = ("ffmpeg", "ffprobe")
+) -> list[int]:
+    """Processes called one of `names` among the descendants of `pid` (this process)."""
     root = os.getpid() if pid is None else pid
     parents: dict[int, int] = {}
-    names: dict[int, str] = {}
+    command: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -115,12 +117,12 @@ def ffmpeg_descendants(pid: int | None = None) -> list[int]:
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
         parents[int(entry.name)] = int(fields[1])
-        names[int(entry.name)] = name
+        command[int(entry.name)] = name
     found = []
     for child in parents:
         ancestor = parents.get(child)
         while ancestor is not None and ancestor != root and ancestor > 1:
             ancestor = parents.get(ancestor)
-        if ancestor == root and names[child] in ("ffmpeg", "ffprobe"):
+        if ancestor == root and command[child] in names:
             found.append(child)
     return found

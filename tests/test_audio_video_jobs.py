@@ -5,6 +5,7 @@ lavfi and on every audio and video file of ../shared/testdata.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import subprocess
@@ -301,28 +302,49 @@ async def test_reruns_skip_done_work_and_force_redoes_it(
 
 
 @pytest.mark.parametrize(
-    "section, field", [("video", "preview_timeout_s"), ("audio", "waveform_timeout_s")]
+    "section, field, enqueue, job_id",
+    [
+        ("video", "preview_timeout_s", client.enqueue_video_preview, keys.preview_job_id),
+        ("audio", "waveform_timeout_s", client.enqueue_waveform, keys.waveform_job_id),
+    ],
 )
 async def test_a_job_that_times_out_leaves_no_ffmpeg_behind(
     section: str,
     field: str,
+    enqueue: Any,
+    job_id: Any,
     db: Pool,
     redis: ArqRedis,
     storage: Storage,
     settings: Settings,
     tmp_path: Path,
 ) -> None:
-    settings = with_settings(settings, section, **{field: 0.4})
-    settings = settings.model_copy(
-        update={"queue": settings.queue.model_copy(update={"max_retries": 1})}
-    )
-    media = await ingest(db, storage, redis, clip(tmp_path / "big.mp4", 60.0, size="1920x1080"))
+    # An ffmpeg that reads its input at real-time speed: 10 s of video take 10 s.
+    slow = tmp_path / "ffmpeg"
+    slow.write_text('#!/bin/sh\nexec ffmpeg -re "$@"\n')
+    slow.chmod(0o755)
+    settings = with_settings(settings, "media", ffmpeg_path=str(slow))
+    settings = with_settings(settings, section, **{field: 0.8})
+    settings = with_settings(settings, "queue", max_retries=1)
+    media = await ingest(db, storage, redis, clip(tmp_path / "v.mp4", 10.0, size="320x240"))
+    await redis.delete(keys.QUEUE_NAME)  # only the job under test
+    await enqueue(redis, media.id)
+    seen: list[int] = []
 
-    await run_burst(settings)
+    async def watch() -> None:
+        while True:
+            seen.extend(ffmpeg_descendants(names=("ffmpeg",)))
+            await asyncio.sleep(0.02)
 
-    assert ffmpeg_descendants() == [], "every ffmpeg was killed and reaped"
-    job_id = (keys.preview_job_id if section == "video" else keys.waveform_job_id)(media.id)
-    runs = await job_runs.list_for_job(db, job_id)
+    watcher = asyncio.create_task(watch())
+    try:
+        await run_burst(settings)
+    finally:
+        watcher.cancel()
+
+    assert len(set(seen)) == 2, "ffmpeg ran on each of the two attempts"
+    assert ffmpeg_descendants() == [], "and was killed and reaped each time"
+    runs = await job_runs.list_for_job(db, job_id(media.id))
     assert [(r["status"], r["error_code"]) for r in runs] == [
         ("RETRYING", "TIMEOUT"),
         ("FAILED", "TIMEOUT"),

@@ -233,6 +233,12 @@ async def test_one_job_failing_for_good_makes_the_row_error_and_it_stays_so(
     runs = await job_runs.list_for_job(db, keys.waveform_job_id(media.id))
     assert [r["status"] for r in runs] == ["FAILED"]
 
+    # Forcing the upload again is the way back: probed again, every job redone, READY.
+    await client.enqueue_process_upload(redis, media.id, force=True)
+    await run_burst(with_settings(settings, "audio", waveform_timeout_s=60))
+    found = await row(db, media.id)
+    assert (found.status, found.error_code) == ("READY", None)
+
 
 # --- hostile and broken uploads ------------------------------------------------------------
 

@@ -9,7 +9,6 @@ import pytest
 from ai_stand_ins import ANTHROPIC_KEY, AiStandIn, _gradient, ai_settings
 from mediaworker.config import Settings
 from mediaworker.errors import ErrorCode, MediaWorkerError, map_error
-from mediaworker.metering import metered
 from mediaworker.pricing import cost_usd
 from mediaworker.processing.pool import CpuPool
 from mediaworker.providers import Providers, build_providers
@@ -97,7 +96,3 @@ async def test_a_file_that_is_not_an_image_is_refused_before_any_call(
 
     assert map_error(caught.value).code == ErrorCode.BAD_INPUT
     assert api.calls() == []
-
-
-def test_metered_is_the_one_way_calls_are_made() -> None:
-    assert metered.__doc__ and "rate-limited and recorded" in metered.__doc__

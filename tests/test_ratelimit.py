@@ -81,7 +81,7 @@ async def test_a_throttled_job_waits_for_a_slot_without_using_an_attempt(
     }
     calls = api.calls("images.generate")
     assert len(calls) == 2 and calls[1].at - calls[0].at >= 1.95
-    assert took_s < 8
+    assert took_s < 15, "deferred, not retried with backoff"
 
 
 async def test_three_workers_never_pass_the_limit_in_any_window(
@@ -97,12 +97,12 @@ async def test_three_workers_never_pass_the_limit_in_any_window(
             for _ in range(3):
                 await stack.enter_async_context(running_worker(settings))
 
-            async def all_done() -> bool:
+            async def all_done() -> bool:  # the images and their thumbnails
                 done = await db.fetchval(
                     "SELECT count(*) FROM job_runs WHERE status = 'SUCCEEDED'"
-                    " AND function = 'generate_image'"
+                    " AND function IN ('generate_image', 'generate_thumbnails')"
                 )
-                return bool(done == jobs)
+                return bool(done == 2 * jobs)
 
             await wait_until(all_done, timeout_s=40)
 

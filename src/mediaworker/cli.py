@@ -216,7 +216,7 @@ def print_media_table(rows: Sequence[dict[str, Any]]) -> None:
             outcome = f"[red]{row['error_code']}[/red]: {row['error_message']}"
         else:
             outcome = ", ".join(
-                f"{d['type'].lower()} {d['width']}x{d['height']} {d['size_bytes'] // 1024} KiB"
+                f"{d['type'].lower()} {_dims(d)}{d['size_bytes'] // 1024} KiB"
                 for d in row["derivatives"]
             )
         table.add_row(
@@ -234,8 +234,15 @@ def print_media_table(rows: Sequence[dict[str, Any]]) -> None:
 def print_derivatives(derivatives: Sequence[dict[str, Any]]) -> None:
     table = Table("type", "WxH", "size", "url")
     for d in derivatives:
-        table.add_row(d["type"], f"{d['width']}x{d['height']}", _size(d["size_bytes"]), d["url"])
+        table.add_row(d["type"], _dims(d).strip(), _size(d["size_bytes"]), d["url"])
     console.print(table)
+
+
+def _dims(derivative: dict[str, Any]) -> str:
+    """The size and a space ("800x600 "), or "" for a derivative without one (waveform data)."""
+    if derivative.get("width") is None:
+        return ""
+    return f"{derivative['width']}x{derivative['height']} "
 
 
 def _size(size_bytes: int | None) -> str:

@@ -1,12 +1,14 @@
 """Steps the audio and video jobs share: the row, the original, the probe, outputs, READY.
 
-Every job probes the very file it is about to hand to ffmpeg, with the format whitelist, and
-pins the demuxer found for its ffmpeg run: the input format check is never skipped, even
-when `process_upload` probed the same upload earlier.
+Every ffmpeg run pins the demuxer that a probe with the format whitelist found for the same
+original (`-f`), and keeps the protocol whitelist. The probe is the one `process_upload`
+recorded on the row (an original is never replaced under its key), or, for a job enqueued on
+its own, a new one: each ffprobe start costs about as much as decoding a video frame.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,16 +64,21 @@ async def load_media(ctx: Context, media_id: str) -> media_db.Media:
 
 @asynccontextmanager
 async def fetched_original(ctx: Context, media: media_db.Media) -> AsyncIterator[Path]:
-    """The original in a scratch folder (removed afterwards), its size checked."""
+    """The original in a scratch folder (removed afterwards), its size checked (before the
+    download too, when the row knows it)."""
+    limit = ctx.settings.media.max_input_bytes
+    _check_size(media.size_bytes, limit)
     async with scratch_dir() as scratch:
         path = scratch / "original"
-        size = await ctx.storage.download(media.storage_key, path)
-        limit = ctx.settings.media.max_input_bytes
-        if size == 0:
-            raise BadInputError("empty file (0 bytes)")
-        if size > limit:
-            raise BadInputError(f"file is {size / 2**20:.0f} MiB, over the {limit >> 20} MiB limit")
+        _check_size(await ctx.storage.download(media.storage_key, path), limit)
         yield path
+
+
+def _check_size(size: int | None, limit: int) -> None:
+    if size == 0:
+        raise BadInputError("empty file (0 bytes)")
+    if size is not None and size > limit:
+        raise BadInputError(f"file is {size / 2**20:.0f} MiB, over the {limit >> 20} MiB limit")
 
 
 async def probe_file(ctx: Context, path: Path, *, limits: bool = True) -> Probe:
@@ -90,6 +97,14 @@ async def probe_file(ctx: Context, path: Path, *, limits: bool = True) -> Probe:
         bounds = MediaLimits(config.max_duration_s, config.min_duration_s, config.max_video_pixels)
         check_limits(probe, bounds)
     return probe
+
+
+async def probe_of(ctx: Context, media: media_db.Media, path: Path) -> Probe:
+    """The probe recorded for this upload by `process_upload`, or a new probe of `path`."""
+    if media.probe is not None:
+        with contextlib.suppress(ValueError):
+            return Probe.from_summary(media.probe)
+    return await probe_file(ctx, path)
 
 
 async def store_outputs(ctx: Context, media_id: str, outputs: list[Output]) -> list[Derivative]:

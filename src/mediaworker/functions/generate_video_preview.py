@@ -39,7 +39,7 @@ async def generate_video_preview(ctx: Context, payload: VideoPreviewPayload) -> 
 
     video = ctx.settings.video
     async with av.fetched_original(ctx, media) as original:
-        probe = await av.probe_file(ctx, original)
+        probe = await av.probe_of(ctx, media, original)
         clip = original.with_name("preview.mp4")
         argv = preview_argv(
             ctx.settings.media.ffmpeg_path, str(original), probe, str(clip), spec(video)

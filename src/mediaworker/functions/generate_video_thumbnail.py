@@ -44,7 +44,7 @@ async def generate_video_thumbnail(
         )
 
     async with av.fetched_original(ctx, media) as original:
-        probe = await av.probe_file(ctx, original)
+        probe = await av.probe_of(ctx, media, original)
         frame, at_s = await grab_frame(ctx, original, probe)
         thumbs = await render_thumbnails(ctx, frame)
     derivatives = await store_renditions(ctx, media.id, thumbs.renditions)

@@ -71,7 +71,7 @@ async def draw(ctx: Context, media: Media) -> tuple[Waveform, Probe]:
     """Decode the first audio track to mono PCM, then peaks and images in the CPU pool."""
     audio = ctx.settings.audio
     async with av.fetched_original(ctx, media) as original:
-        probe = await av.probe_file(ctx, original)
+        probe = await av.probe_of(ctx, media, original)
         if probe.audio is None:
             raise BadInputError("this video has no audio track: there is no waveform to draw")
         pcm = original.with_name("audio.pcm")

@@ -142,7 +142,7 @@ class Probe:
 
     @property
     def kind(self) -> str | None:
-        """ "VIDEO", "AUDIO" (an MP3 with cover art included) or None (neither)."""
+        """VIDEO, AUDIO (an MP3 with cover art included) or None (neither)."""
         if self.has_video:
             return "VIDEO"
         return "AUDIO" if self.has_audio else None
@@ -159,6 +159,23 @@ class Probe:
     def summary(self) -> dict[str, Any]:
         """A JSON-ready copy of what was found, for the media row."""
         return asdict(self)
+
+    @classmethod
+    def from_summary(cls, summary: Mapping[str, Any]) -> Probe:
+        """The probe again, from what `summary()` gave; ValueError if it does not fit."""
+        try:
+            probe = cls(
+                container=str(summary["container"]),
+                duration_s=summary["duration_s"],
+                size_bytes=summary["size_bytes"],
+                bit_rate=summary["bit_rate"],
+                streams=tuple(Stream(**stream) for stream in summary["streams"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a probe summary: {exc}") from exc
+        if probe.demuxer not in ACCEPTED_DEMUXERS:
+            raise ValueError(f"{probe.demuxer} is not an accepted format")
+        return probe
 
 
 @dataclass(frozen=True)
@@ -427,7 +444,7 @@ def _int(value: Any) -> int | None:
 
 
 def _rate(value: Any) -> float | None:
-    """ "30000/1001" -> 29.97; "0/0" and garbage -> None."""
+    """A frame rate: 30000/1001 -> 29.97; 0/0 and garbage -> None."""
     try:
         rate = Fraction(str(value))
     except (ValueError, ZeroDivisionError):

@@ -5,8 +5,10 @@
 - `enhance`      local contrast equalisation of the lightness (CLAHE: 8x8 tiles, clip limit 2,
                  bilinear between tiles, as OpenCV's createCLAHE), blended with the original,
                  then unsharp masking; same size, colours kept
-- `upscale`      lanczos3 enlargement by 2 or 4; the output's pixel count is checked from the
-                 header, before anything is decoded
+- `upscale`      lanczos3 enlargement by 2 or 4, streamed, as a baseline JPEG (a progressive
+                 one holds the whole enlarged image in memory, and optimised Huffman tables
+                 cost 60 % more time for a few % of size); the output's pixel count is checked
+                 from the header, before anything is decoded
 - `placeholder`  the prompt drawn on a gradient and marked SYNTHETIC, in the pixels and in the
                  metadata: what the offline image generator returns, never taken for a model's
 - `to_jpeg`      whatever image a provider returned, checked and re-encoded for storage
@@ -95,8 +97,19 @@ def upscale(source_path: str, scale: int, limits: ImageLimits, max_pixels: int) 
             f"{width}x{height} upscaled {scale}x is {width * scale}x{height * scale}, over "
             f"the {max_pixels / 1e6:.0f} MP output limit"
         )
-    image = load_upright(source_path, limits)
-    return _encode(image.resize(scale, kernel="lanczos3"), 90)
+    check_file_size(source_path, limits)
+    check_pixels(header, limits)
+    if header.format == "heif":  # HEVC: only through pi_heif, in memory
+        image = load_upright(source_path, limits)
+    else:  # streamed top to bottom when no rotation needs the whole image
+        access = "sequential" if header.orientation == 1 else "random"
+        source = pyvips.Source.new_from_file(source_path)
+        image = pyvips.Image.new_from_source(source, "", access=access, fail_on="error")
+        image = flatten_alpha(to_srgb(autorotate(image)), "jpeg")
+    try:
+        return _encode(image.resize(scale, kernel="lanczos3"), 90, progressive=False)
+    except pyvips.Error as exc:
+        raise BadInputError(f"cannot process this image: {_reason(exc)}") from exc
 
 
 def placeholder(prompt: str, width: int, height: int) -> Encoded:
@@ -200,8 +213,12 @@ def _blend(original: VipsImage, equalised: np.ndarray) -> VipsImage:
     return (original * (1 - STRENGTH) + eq * STRENGTH).cast("uchar")
 
 
-def _encode(image: VipsImage, quality: int, keep: str = "none") -> Encoded:
-    data = image.jpegsave_buffer(Q=quality, interlace=True, optimize_coding=True, keep=keep)
+def _encode(
+    image: VipsImage, quality: int, keep: str = "none", *, progressive: bool = True
+) -> Encoded:
+    data = image.jpegsave_buffer(
+        Q=quality, interlace=progressive, optimize_coding=progressive, keep=keep
+    )
     return Encoded(bytes(data), int(image.width), int(image.height))
 
 

