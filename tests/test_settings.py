@@ -13,10 +13,25 @@ from mediaworker.client import redis_settings
 from mediaworker.config import Settings
 
 
-def test_nothing_needs_to_be_set_to_run_locally(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("REDIS_URL", "REDIS_HOST", "DATABASE_URL", "STORAGE_TYPE", "QUEUE_CONCURRENCY"):
+def our_variables() -> set[str]:
+    """Every environment variable some section of Settings reads."""
+    names = set()
+    for section in Settings.model_fields.values():
+        model = section.annotation
+        for field in getattr(model, "model_fields", {}).values():
+            alias = field.validation_alias
+            names.update(getattr(alias, "choices", []) or [])
+    return {n for n in names if isinstance(n, str)} | {"LOG_LEVEL", "LOG_FORMAT"}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts from an environment that sets none of our variables."""
+    for name in our_variables():
         monkeypatch.delenv(name, raising=False)
 
+
+def test_nothing_needs_to_be_set_to_run_locally() -> None:
     settings = Settings()
 
     assert settings.redis.dsn() == "redis://localhost:6379/0"
