@@ -489,3 +489,20 @@ def test_part_size_respects_s3_limits() -> None:
     assert part_size_bytes(100 * MIB, 8 * MIB) == 8 * MIB
     big = 100_000 * MIB
     assert -(-big // part_size_bytes(big, 8 * MIB)) <= 10_000  # never more than 10,000 parts
+
+
+async def test_local_download_links_instead_of_copying_and_keeps_the_object(
+    local_storage: LocalStorage, tmp_path: Path
+) -> None:
+    await local_storage.put("media/a/a-original.jpg", b"first", content_type="image/jpeg")
+    scratch = tmp_path / "scratch" / "original"
+
+    size = await local_storage.download("media/a/a-original.jpg", scratch)
+    stored = local_storage.root / "media/a/a-original.jpg"
+
+    assert size == 5 and scratch.read_bytes() == b"first"
+    assert scratch.stat().st_ino == stored.stat().st_ino, "a link, not a copy"
+    await local_storage.put("media/a/a-original.jpg", b"second", content_type="image/jpeg")
+    assert scratch.read_bytes() == b"first", "a later put replaces the stored file only"
+    scratch.unlink()
+    assert await local_storage.get("media/a/a-original.jpg") == b"second"

@@ -54,10 +54,11 @@ class PendingFile:
     def write(self, data: bytes) -> None:
         self.file.write(data)
 
-    def commit(self) -> int:
-        """Flush, fsync and move into place; the size in bytes."""
+    def commit(self, *, durable: bool = True) -> int:
+        """Flush, fsync (unless a scratch copy) and move into place; the size in bytes."""
         self.file.flush()
-        os.fsync(self.file.fileno())
+        if durable:
+            os.fsync(self.file.fileno())
         size = self.file.tell()
         self.file.close()
         os.chmod(self.temp_path, FILE_MODE)
@@ -191,13 +192,19 @@ class LocalStorage:
         return self._path(key).read_bytes()
 
     def _copy_out(self, key: str, dest: Path) -> int:
+        """A hard link when `dest` is on the same file system (no copy: jobs only read their
+        originals, and a later `put` replaces the stored file, not the linked one), else a copy.
+        Neither is fsynced: `dest` is a scratch file."""
         try:
-            src = self._path(key).open("rb")
+            source = self._path(key)
+            size = source.stat().st_size
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFoundError(f"storage key {shown_key(key)} not found") from None
-        with src, PendingFile(dest) as pending:
+        if _link(source, dest):
+            return size
+        with source.open("rb") as src, PendingFile(dest) as pending:
             shutil.copyfileobj(src, pending.file, COPY_CHUNK_BYTES)
-            return pending.commit()
+            return pending.commit(durable=False)
 
     def _is_file(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -208,6 +215,18 @@ class LocalStorage:
             return  # a prefix, not an object: nothing to delete
         with suppress(FileNotFoundError):
             path.unlink()
+
+
+def _link(source: Path, dest: Path) -> bool:
+    """Hard-link `source` at `dest` (replacing it); False where links cannot be made."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    temp = dest.with_name(f"{TEMP_PREFIX}{dest.name}{TEMP_SUFFIX}")
+    try:
+        os.link(source, temp)
+    except OSError:  # another file system (EXDEV), or links not allowed
+        return False
+    os.replace(temp, dest)
+    return True
 
 
 def _make_root(path: Path) -> Path:
