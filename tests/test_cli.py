@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from arq.connections import ArqRedis
-from conftest import DATABASE_URL, REDIS_URL, running_worker
-from test_generate_thumbnails import photo
 
+from conftest import DATABASE_URL, REDIS_URL, running_worker
 from mediaworker.config import Settings
 from mediaworker.db.pool import Pool
+from test_generate_thumbnails import photo
 
 TESTDATA_BROKEN = Path(__file__).resolve().parents[2] / "shared/testdata/broken/truncated.jpg"
 
@@ -50,11 +50,13 @@ async def test_ingest_wait_json_gives_one_object_per_file_id_first(
     broken.write_bytes(good.read_bytes()[:2000])
 
     async with running_worker(settings):
-        code, out = await mediaworker(settings, "ingest", str(good), str(broken), "--wait", "--json")
+        code, out = await mediaworker(
+            settings, "ingest", str(good), str(broken), "--wait", "--json"
+        )
 
     rows = json.loads(out)
     assert code == 1, "one file ended in ERROR"
-    assert [list(r)[0] for r in rows] == ["id", "id"]
+    assert [next(iter(r)) for r in rows] == ["id", "id"]
     assert [r["status"] for r in rows] == ["READY", "ERROR"]
     assert rows[1]["error_code"] == "BAD_INPUT"
     sizes = {d["type"]: (d["width"], d["height"]) for d in rows[0]["derivatives"]}

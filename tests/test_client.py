@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from arq.connections import ArqRedis
-from conftest import run_burst
 
+from conftest import run_burst
 from mediaworker import client, keys
 from mediaworker.config import Settings
 from mediaworker.db.pool import Pool

@@ -268,9 +268,7 @@ class S3Storage:
                     ) from exc
                 raise
 
-    async def _put_multipart(
-        self, key: str, source: BinaryIO, size: int, content_type: str
-    ) -> int:
+    async def _put_multipart(self, key: str, source: BinaryIO, size: int, content_type: str) -> int:
         created = await self._client.create_multipart_upload(
             Bucket=self._bucket, Key=key, ContentType=content_type
         )
@@ -334,9 +332,7 @@ def _credentials(config: StorageConfig) -> tuple[str | None, str | None]:
     if key_id is None and secret is None:
         return None, None
     if key_id is None or secret is None:
-        raise NotConfiguredError(
-            "set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither"
-        )
+        raise NotConfiguredError("set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither")
     return key_id.get_secret_value(), secret.get_secret_value()
 
 
