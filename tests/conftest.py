@@ -25,6 +25,7 @@ from mediaworker import client
 from mediaworker.config import (
     DatabaseConfig,
     ImageConfig,
+    MediaConfig,
     QueueConfig,
     RedisConfig,
     Settings,
@@ -55,6 +56,9 @@ def make_settings(storage_path: Path, **queue: Any) -> Settings:
         storage=StorageConfig(STORAGE_TYPE="local", WORKER_STORAGE_PATH=str(storage_path)),
         queue=QueueConfig(**queue_env),
         image=ImageConfig(),
+        # Transcribing every audio fixture with pocketsphinx would take minutes; the test of
+        # that fan-out turns it on.
+        media=MediaConfig(UPLOAD_TRANSCRIBE=False),
     )
 
 

@@ -136,6 +136,25 @@ async def test_audio_with_cover_art_is_audio_and_gets_a_waveform_at_15(
     assert sorted(found.expected_derivatives or []) == sorted(WAVEFORM)
 
 
+async def test_an_audio_upload_is_also_transcribed_at_5_when_upload_transcribe_is_on(
+    db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path
+) -> None:
+    settings = with_settings(settings, "media", transcribe_uploads=True)
+    media = await ingest(db, storage, redis, mp3_with_cover(tmp_path / "note.mp3"))
+    await redis.delete(keys.QUEUE_NAME)
+
+    async with worker_context(settings, redis) as ctx:
+        result = await process_upload(ctx, ProcessUploadPayload(media_id=media.id))
+
+    assert await queued_priorities(redis) == {
+        keys.waveform_job_id(media.id): 15,
+        keys.transcribe_job_id(media.id): 5,
+    }
+    assert "transcribe_audio" in {job.function for job in result.enqueued}
+    found = await row(db, media.id)
+    assert sorted(found.expected_derivatives or []) == sorted(WAVEFORM), "READY does not wait"
+
+
 async def test_an_image_goes_to_thumbnails_at_5_without_a_probe(
     db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path
 ) -> None:

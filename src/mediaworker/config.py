@@ -296,6 +296,8 @@ class MediaConfig(_Section):
     max_video_pixels: int = Field(8192 * 4320, gt=0, validation_alias=env("MEDIA_MAX_VIDEO_PIXELS"))
     probe_timeout_s: float = Field(30, gt=0, validation_alias=env("MEDIA_PROBE_TIMEOUT_S"))
     upload_timeout_s: float = Field(120, gt=0, validation_alias=env("MEDIA_UPLOAD_TIMEOUT_S"))
+    # process_upload enqueues transcribe_audio (priority 5) for every audio upload
+    transcribe_uploads: bool = Field(True, validation_alias=env("UPLOAD_TRANSCRIBE"))
 
 
 class AudioConfig(_Section):

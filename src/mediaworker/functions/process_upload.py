@@ -70,14 +70,7 @@ WAVEFORM = Step(
     "generate_waveform", 15, tuple(WAVEFORM_TYPES), keys.waveform_job_id, WaveformPayload,
     needs_audio=True,
 )  # fmt: skip
-# HOOK, TRANSCRIPTION (issue 4): to transcribe every audio upload, add
-#   TRANSCRIBE = Step("transcribe_audio", 5, (), keys.transcribe_job_id, <payload>,
-#                     needs_audio=True)
-# first in PLANS[AUDIO] (and in PLANS[VIDEO] if wanted). It produces no derivative type (a
-# transcript is a `transcriptions` row), so it does not hold back READY. <payload> must take
-# (media_id=, force=): TranscribePayload has no `force`, so pass a small function that drops
-# it. Left out on purpose until decided: it calls a paid provider for every upload, and its
-# failure (NOT_CONFIGURED without a key) would mark the upload ERROR through on_failure.
+TRANSCRIPTION_PRIORITY = 5
 PLANS: dict[str, tuple[Step, ...]] = {
     MediaKind.IMAGE: (THUMBNAILS,),
     MediaKind.AUDIO: (WAVEFORM,),
@@ -110,6 +103,8 @@ async def process_upload(ctx: Context, payload: ProcessUploadPayload) -> Process
             ctx.redis, step.function, job_id, work, priority=step.priority, rerun=True
         )
         enqueued.append(EnqueuedJob(function=step.function, job_id=job_id, priority=step.priority))
+    if found.kind == MediaKind.AUDIO and ctx.settings.media.transcribe_uploads:
+        enqueued.append(await _enqueue_transcription(ctx, media.id, force=payload.force))
     facts = found.facts
     return ProcessUploadResult(
         media_id=media.id,
@@ -117,6 +112,17 @@ async def process_upload(ctx: Context, payload: ProcessUploadPayload) -> Process
         duration_s=facts.duration_s if facts else media.duration_s,
         expected_derivatives=expected if found.kind != MediaKind.IMAGE else None,
         enqueued=enqueued,
+    )
+
+
+async def _enqueue_transcription(ctx: Context, media_id: str, *, force: bool) -> EnqueuedJob:
+    """A transcript for an audio upload (UPLOAD_TRANSCRIBE). Not a derivative: READY does not
+    wait for it, and its failure does not mark the upload ERROR (it has no on_failure hook)."""
+    job = await client.enqueue_transcription(
+        ctx.redis, media_id, force=force, priority=TRANSCRIPTION_PRIORITY
+    )
+    return EnqueuedJob(
+        function="transcribe_audio", job_id=job.job_id, priority=TRANSCRIPTION_PRIORITY
     )
 
 
