@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -19,7 +18,7 @@ import anthropic
 from anthropic.types import ImageBlockParam, TextBlockParam
 
 from mediaworker.config import ProvidersConfig
-from mediaworker.errors import MediaWorkerError, NotConfiguredError
+from mediaworker.errors import NotConfiguredError
 from mediaworker.providers import http_errors
 from mediaworker.providers.base import PhotoAnalysis, Usage, count_request
 
@@ -44,29 +43,9 @@ def make_client(config: ProvidersConfig) -> anthropic.AsyncAnthropic:
     )
 
 
-@asynccontextmanager
-async def sdk_boundary(secret: str) -> AsyncIterator[None]:
+def sdk_boundary(secret: str) -> AbstractAsyncContextManager[None]:
     """Turn whatever the SDK raises into our errors."""
-    try:
-        yield
-    except MediaWorkerError:
-        raise
-    except anthropic.APIStatusError as exc:
-        error = http_errors.from_status(
-            PROVIDER, exc.status_code, exc.body, headers=exc.response.headers, secrets=[secret]
-        )
-        raise error from None
-    except anthropic.APITimeoutError:
-        raise http_errors.timed_out(PROVIDER) from None
-    except anthropic.APIConnectionError:
-        raise http_errors.unreachable(PROVIDER) from None
-    except anthropic.APIResponseValidationError:
-        raise http_errors.malformed(PROVIDER, "its answer does not match the API") from None
-    except Exception as exc:
-        mapped = http_errors.from_transport(PROVIDER, exc)
-        if mapped is None:
-            raise
-        raise mapped from None
+    return http_errors.stainless_boundary(anthropic, PROVIDER, secret)
 
 
 @dataclass

@@ -23,7 +23,9 @@ import asyncio
 import email.utils
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
 
 from mediaworker.errors import (
     BadInputError,
@@ -147,3 +149,28 @@ def scrub(text: str, secrets: Sequence[str]) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
     return safe_message(text)
+
+
+@asynccontextmanager
+async def stainless_boundary(sdk: Any, provider: str, secret: str) -> AsyncIterator[None]:
+    """Our errors for what the `openai` or `anthropic` SDK raises (the same exception classes)."""
+    try:
+        yield
+    except MediaWorkerError:
+        raise
+    except sdk.APIStatusError as exc:
+        error = from_status(
+            provider, exc.status_code, exc.body, headers=exc.response.headers, secrets=[secret]
+        )
+        raise error from None
+    except sdk.APITimeoutError:
+        raise timed_out(provider) from None
+    except sdk.APIConnectionError:
+        raise unreachable(provider) from None
+    except sdk.APIResponseValidationError:
+        raise malformed(provider, "its answer does not match the API") from None
+    except Exception as exc:
+        mapped = from_transport(provider, exc)
+        if mapped is None:
+            raise
+        raise mapped from None

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -21,7 +20,7 @@ from openai.types import ImagesResponse
 from openai.types.audio import Transcription
 
 from mediaworker.config import ProvidersConfig
-from mediaworker.errors import MediaWorkerError, NotConfiguredError
+from mediaworker.errors import NotConfiguredError
 from mediaworker.processing.speech import SPEECH_ENCODINGS
 from mediaworker.providers import http_errors
 from mediaworker.providers.base import (
@@ -51,29 +50,9 @@ def make_client(config: ProvidersConfig) -> openai.AsyncOpenAI:
     )
 
 
-@asynccontextmanager
-async def sdk_boundary(secret: str) -> AsyncIterator[None]:
+def sdk_boundary(secret: str) -> AbstractAsyncContextManager[None]:
     """Turn whatever the SDK raises into our errors."""
-    try:
-        yield
-    except MediaWorkerError:
-        raise
-    except openai.APIStatusError as exc:
-        error = http_errors.from_status(
-            PROVIDER, exc.status_code, exc.body, headers=exc.response.headers, secrets=[secret]
-        )
-        raise error from None
-    except openai.APITimeoutError:
-        raise http_errors.timed_out(PROVIDER) from None
-    except openai.APIConnectionError:
-        raise http_errors.unreachable(PROVIDER) from None
-    except openai.APIResponseValidationError:
-        raise http_errors.malformed(PROVIDER, "its answer does not match the API") from None
-    except Exception as exc:
-        mapped = http_errors.from_transport(PROVIDER, exc)
-        if mapped is None:
-            raise
-        raise mapped from None
+    return http_errors.stainless_boundary(openai, PROVIDER, secret)
 
 
 @dataclass
