@@ -10,6 +10,8 @@ import asyncio
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -171,3 +173,34 @@ async def test_two_workers_run_side_by_side(pool: CpuPool) -> None:
 def test_a_pool_needs_at_least_one_worker() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         CpuPool(max_workers=0)
+
+
+OWNER = """
+import asyncio, os, signal
+from mediaworker.processing.pool import CpuPool
+
+async def main():
+    pool = CpuPool(2)
+    pids = await asyncio.gather(pool.run(os.getpid), pool.run(os.getpid))
+    print(" ".join(str(p) for p in set(pids)), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_workers_of_a_killed_owner_do_not_outlive_it(tmp_path: Path) -> None:
+    script = tmp_path / "owner.py"
+    script.write_text(OWNER)
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    pids = [int(p) for p in out.stdout.split()]
+    assert pids, out.stderr
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+        time.sleep(0.1)
+
+    assert not [p for p in pids if Path(f"/proc/{p}").exists()], "orphaned pool workers"

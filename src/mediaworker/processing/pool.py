@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,6 +28,7 @@ from mediaworker.errors import ErrorCode, TransientError
 R = TypeVar("R")
 
 CRASHED_MESSAGE = "the processing worker died (crash or out of memory)"
+PARENT_CHECK_S = 1.0
 
 
 class ProcessingCrashedError(TransientError):
@@ -78,6 +82,16 @@ class CpuPool:
 
 def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent_pid = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
     from mediaworker.processing.image import configure_libvips
 
     configure_libvips()
+
+
+def _exit_with(parent_pid: int) -> None:
+    """A worker whose parent was killed (`kill -9`, the OOM killer) is orphaned, not told: it
+    checks once a second and leaves instead of holding its memory forever."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
