@@ -170,6 +170,32 @@ async def test_an_image_goes_to_thumbnails_at_5_without_a_probe(
     assert (await row(db, media.id)).probe is None
 
 
+@pytest.mark.parametrize(
+    ("category", "enhanced"), [("DISP", True), ("decd", True), ("ROOM", False)]
+)
+async def test_images_of_the_auto_enhance_categories_also_get_an_enhanced_copy(
+    category: str,
+    enhanced: bool,
+    db: Pool,
+    redis: ArqRedis,
+    storage: Storage,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    path = photo(tmp_path / "design.jpg", 640, 480)
+    media = (await ingest_file(db, storage, redis, path, category=category)).media
+    await redis.delete(keys.QUEUE_NAME)
+
+    async with worker_context(settings, redis) as ctx:
+        await process_upload(ctx, ProcessUploadPayload(media_id=media.id))
+
+    expected = {keys.thumbnails_job_id(media.id): 5}
+    if enhanced:
+        expected[keys.enhance_job_id(media.id)] = 10
+    assert await queued_priorities(redis) == expected
+    assert (await row(db, media.id)).category == category
+
+
 @pytest.mark.parametrize("audio", [True, False])
 async def test_a_video_is_ready_with_its_derivatives_through_the_worker(
     audio: bool, db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path

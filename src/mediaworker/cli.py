@@ -91,7 +91,9 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     async with open_services(settings, storage=True) as svc:
         ids: list[str] = []
         for path in args.files:
-            ingested = await ingest_file(svc.db, svc.storage, svc.redis, Path(path))
+            ingested = await ingest_file(
+                svc.db, svc.storage, svc.redis, Path(path), category=args.category
+            )
             ids.append(ingested.media.id)
         if args.wait:
             await wait_for_media(svc.db, ids, timeout_s=args.timeout, show=not args.json)
@@ -282,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = add("ingest", cmd_ingest, "store files as media rows and enqueue their jobs")
     ingest.add_argument("files", nargs="+", metavar="FILE")
     ingest.add_argument("--wait", action="store_true", help="wait for the jobs to finish")
+    ingest.add_argument("--category", help="the upload's category (AUTO_ENHANCE_CATEGORIES)")
     ingest.add_argument("--timeout", type=float, default=300, help="seconds to wait")
     add("media", cmd_media, "show a media row, its derivatives and error").add_argument("media_id")
     add("job", cmd_job, "show a job's status and its attempts").add_argument("job_id")

@@ -44,7 +44,9 @@ def extension(path: Path) -> str:
     return ext if ext.isalnum() and len(ext) <= 8 else "bin"
 
 
-async def ingest_file(db: Pool, storage: Storage, redis: ArqRedis, path: Path) -> Ingested:
+async def ingest_file(
+    db: Pool, storage: Storage, redis: ArqRedis, path: Path, *, category: str | None = None
+) -> Ingested:
     if not await asyncio.to_thread(path.is_file):
         raise BadInputError(f"{path.name}: not a file")
     media_id = uuid.uuid4().hex
@@ -53,7 +55,9 @@ async def ingest_file(db: Pool, storage: Storage, redis: ArqRedis, path: Path) -
     stored = await storage.put_file(key, path, content_type=content_type)
     media = await media_db.insert(
         db,
-        media_db.NewMedia(media_id, kind, key, path.name[:255], content_type, stored.size_bytes),
+        media_db.NewMedia(
+            media_id, kind, key, path.name[:255], content_type, stored.size_bytes, category
+        ),
     )
     # process_upload decides what the file needs: thumbnails for an image; waveform, preview
     # and poster frame for audio and video, at their priorities.

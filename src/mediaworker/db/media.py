@@ -60,6 +60,7 @@ class Media:
     prompt: str | None = None
     is_enhanced: bool = False
     parent_id: str | None = None
+    category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,14 @@ class NewMedia:
     original_filename: str | None
     content_type: str | None
     size_bytes: int
+    category: str | None = None
 
 
 async def insert(db: Pool, media: NewMedia) -> Media:
     row = await db.fetchrow(
-        """INSERT INTO media (id, kind, storage_key, original_filename, content_type, size_bytes)
-           VALUES ($1, $2, $3, $4, $5, $6)
+        """INSERT INTO media (id, kind, storage_key, original_filename, content_type, size_bytes,
+                              category)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
            RETURNING *""",
         media.id,
         media.kind.value,
@@ -83,6 +86,7 @@ async def insert(db: Pool, media: NewMedia) -> Media:
         media.original_filename,
         media.content_type,
         media.size_bytes,
+        media.category,
     )
     return Media(**to_dict(row))
 

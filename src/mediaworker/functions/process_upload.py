@@ -33,6 +33,7 @@ from mediaworker.db.media import Media, MediaKind, MediaStatus
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import PREVIEW_TYPES, WAVEFORM_TYPES
 from mediaworker.functions.common import THUMBNAIL_TYPES
+from mediaworker.functions.enhance_image import auto_enhance
 from mediaworker.payloads import (
     EnqueuedJob,
     Payload,
@@ -71,6 +72,7 @@ WAVEFORM = Step(
     needs_audio=True,
 )  # fmt: skip
 TRANSCRIPTION_PRIORITY = 5
+ENHANCEMENT_PRIORITY = 10
 PLANS: dict[str, tuple[Step, ...]] = {
     MediaKind.IMAGE: (THUMBNAILS,),
     MediaKind.AUDIO: (WAVEFORM,),
@@ -105,6 +107,8 @@ async def process_upload(ctx: Context, payload: ProcessUploadPayload) -> Process
         enqueued.append(EnqueuedJob(function=step.function, job_id=job_id, priority=step.priority))
     if found.kind == MediaKind.AUDIO and ctx.settings.media.transcribe_uploads:
         enqueued.append(await _enqueue_transcription(ctx, media.id, force=payload.force))
+    if found.kind == MediaKind.IMAGE and auto_enhance(ctx.settings, media.category):
+        enqueued.append(await _enqueue_enhancement(ctx, media.id, force=payload.force))
     facts = found.facts
     return ProcessUploadResult(
         media_id=media.id,
@@ -124,6 +128,15 @@ async def _enqueue_transcription(ctx: Context, media_id: str, *, force: bool) ->
     return EnqueuedJob(
         function="transcribe_audio", job_id=job.job_id, priority=TRANSCRIPTION_PRIORITY
     )
+
+
+async def _enqueue_enhancement(ctx: Context, media_id: str, *, force: bool) -> EnqueuedJob:
+    """An enhanced copy of an image of an AUTO_ENHANCE_CATEGORIES category: a new media row,
+    so READY does not wait for it and its failure does not mark the upload ERROR."""
+    job = await client.enqueue_enhance_image(
+        ctx.redis, media_id, force=force, priority=ENHANCEMENT_PRIORITY
+    )
+    return EnqueuedJob(function="enhance_image", job_id=job.job_id, priority=ENHANCEMENT_PRIORITY)
 
 
 async def classify(ctx: Context, media: Media, *, force: bool) -> Classified:
