@@ -30,33 +30,41 @@ def test_the_default_backoff_is_5_20_80_seconds_with_a_little_jitter() -> None:
         assert len(set(delays)) > 1, "jitter spreads the retries"
 
 
-async def proxied_s3_settings(
-    tmp_path: Path, s3_endpoint: str, proxy: TcpProxy, **queue: object
-) -> Settings:
+async def held_upload(
+    db: Pool, redis: ArqRedis, tmp_path: Path, s3_endpoint: str, size: int, **queue: object
+) -> tuple[TcpProxy, Settings, media_db.Media]:
+    """An image stored on S3 behind a proxy the test can take down; its upload job held back
+    until `release()`, so that the worker starts while S3 still answers."""
+    target = urlsplit(s3_endpoint)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 80)
+    await proxy.up()
     bucket = f"retry-{tmp_path.name[-20:].lower().replace('_', '-')}"
     make_bucket(s3_endpoint, bucket)
     settings = make_settings(tmp_path / "unused", **queue)
-    storage = s3_config(proxy.url, bucket)
-    return settings.model_copy(update={"storage": storage})
+    settings = settings.model_copy(update={"storage": s3_config(proxy.url, bucket)})
+    storage = await open_storage(settings.storage)
+    image = photo(tmp_path / "a.jpg", size, size * 3 // 4)
+    media = (await ingest_file(db, storage, redis, image)).media
+    await storage.close()
+    await redis.zrem(keys.QUEUE_NAME, keys.upload_job_id(media.id))
+    return proxy, settings, media
+
+
+async def release(redis: ArqRedis, media_id: str) -> None:
+    await redis.zadd(keys.QUEUE_NAME, {keys.upload_job_id(media_id): int(time.time() * 1000)})
 
 
 async def test_a_storage_outage_is_retried_after_the_backoff_then_succeeds(
     db: Pool, redis: ArqRedis, tmp_path: Path, s3_endpoint: str
 ) -> None:
-    target = urlsplit(s3_endpoint)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 80)
-    await proxy.up()
-    settings = await proxied_s3_settings(tmp_path, s3_endpoint, proxy, QUEUE_BACKOFF_DELAY=2000)
-    storage = await open_storage(settings.storage)
-    media = (await ingest_file(db, storage, redis, photo(tmp_path / "a.jpg", 640, 480))).media
-    await storage.close()
+    proxy, settings, media = await held_upload(
+        db, redis, tmp_path, s3_endpoint, 640, QUEUE_BACKOFF_DELAY=2000
+    )
     job_id = keys.thumbnails_job_id(media.id)
-    upload = keys.upload_job_id(media.id)  # enqueues job_id once it runs
-    await redis.zrem(keys.QUEUE_NAME, upload)  # held back until the worker has started
 
     async with running_worker(settings):
         await proxy.down()
-        await redis.zadd(keys.QUEUE_NAME, {upload: int(time.time() * 1000)})
+        await release(redis, media.id)
 
         async def retrying() -> bool:
             return any(r["status"] == "RETRYING" for r in await job_runs.list_for_job(db, job_id))
@@ -85,20 +93,14 @@ async def test_a_storage_outage_is_retried_after_the_backoff_then_succeeds(
 async def test_a_storage_outage_that_outlasts_the_retries_fails_with_storage(
     db: Pool, redis: ArqRedis, tmp_path: Path, s3_endpoint: str
 ) -> None:
-    target = urlsplit(s3_endpoint)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 80)
-    await proxy.up()
-    settings = await proxied_s3_settings(tmp_path, s3_endpoint, proxy, QUEUE_MAX_RETRIES=2)
-    storage = await open_storage(settings.storage)
-    media = (await ingest_file(db, storage, redis, photo(tmp_path / "a.jpg", 64, 48))).media
-    await storage.close()
+    proxy, settings, media = await held_upload(
+        db, redis, tmp_path, s3_endpoint, 64, QUEUE_MAX_RETRIES=2
+    )
     job_id = keys.thumbnails_job_id(media.id)
-    upload = keys.upload_job_id(media.id)  # enqueues job_id once it runs
-    await redis.zrem(keys.QUEUE_NAME, upload)  # held back until the worker has started
 
     async with running_worker(settings):
         await proxy.down()
-        await redis.zadd(keys.QUEUE_NAME, {upload: int(time.time() * 1000)})
+        await release(redis, media.id)
 
         async def failed() -> bool:
             found = await media_db.get(db, media.id)
