@@ -12,7 +12,8 @@ from typing import Any
 from mediaworker import client, keys
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
-from mediaworker.errors import BadInputError, NotFoundError
+from mediaworker.errors import BadInputError
+from mediaworker.functions.common import load_media
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload
 from mediaworker.processing import retouch
@@ -38,9 +39,7 @@ def image_limits(ctx: Context) -> ImageLimits:
 
 
 async def load_image(ctx: Context, media_id: str) -> media_db.Media:
-    media = await media_db.get(ctx.db, media_id)
-    if media is None:
-        raise NotFoundError(f"media {media_id} does not exist")
+    media = await load_media(ctx, media_id)
     if media.kind not in IMAGE_KINDS:
         raise BadInputError(f"media {media_id} is {media.kind.lower()}, not an image")
     return media

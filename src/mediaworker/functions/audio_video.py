@@ -20,7 +20,7 @@ from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.db import media_facts
-from mediaworker.errors import BadInputError, NotFoundError
+from mediaworker.errors import BadInputError
 from mediaworker.functions.common import scratch_dir
 from mediaworker.payloads import Derivative
 from mediaworker.processing.ffmpeg import (
@@ -53,13 +53,6 @@ class Output:
     path: Path | None = None
     width: int | None = None
     height: int | None = None
-
-
-async def load_media(ctx: Context, media_id: str) -> media_db.Media:
-    media = await media_db.get(ctx.db, media_id)
-    if media is None:
-        raise NotFoundError(f"media {media_id} does not exist")
-    return media
 
 
 @asynccontextmanager
@@ -135,12 +128,6 @@ async def store_outputs(ctx: Context, media_id: str, outputs: list[Output]) -> l
 async def finish(ctx: Context, media_id: str, produced: list[str]) -> None:
     """The READY rule (db/media_facts.py): READY once every expected derivative exists."""
     await media_facts.mark_ready_when_complete(ctx.db, media_id, produced)
-
-
-async def already_done(ctx: Context, media_id: str, types: list[str]) -> list[Derivative] | None:
-    """The derivatives of `types` when all exist (the job has nothing to do), else None."""
-    done = await derivatives_db.list_for(ctx.db, media_id, types)
-    return done if len(done) == len(types) else None
 
 
 def non_empty(path: Path, what: str) -> Path:

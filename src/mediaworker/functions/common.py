@@ -13,8 +13,9 @@ from typing import Any
 from mediaworker import keys
 from mediaworker.config import ImageConfig
 from mediaworker.context import Context
+from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
-from mediaworker.errors import MappedError
+from mediaworker.errors import MappedError, NotFoundError
 from mediaworker.payloads import Derivative
 from mediaworker.processing.image import (
     EncodeSpec,
@@ -82,6 +83,19 @@ async def store_renditions(
         )
 
     return list(await asyncio.gather(*(store(r) for r in renditions)))
+
+
+async def load_media(ctx: Context, media_id: str) -> media_db.Media:
+    media = await media_db.get(ctx.db, media_id)
+    if media is None:
+        raise NotFoundError(f"media {media_id} does not exist")
+    return media
+
+
+async def already_done(ctx: Context, media_id: str, types: list[str]) -> list[Derivative] | None:
+    """The derivatives of `types` when all exist (the job has nothing to do), else None."""
+    done = await derivatives_db.list_for(ctx.db, media_id, types)
+    return done if len(done) == len(types) else None
 
 
 async def mark_media_failed(ctx: Context, payload: Any, error: MappedError) -> None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
-from mediaworker.errors import NotFoundError
 from mediaworker.functions.common import (
     THUMBNAIL_TYPES,
+    already_done,
+    load_media,
     render_thumbnails,
     scratch_dir,
     store_renditions,
@@ -25,13 +26,9 @@ from mediaworker.payloads import ThumbnailsPayload, ThumbnailsResult
 
 
 async def generate_thumbnails(ctx: Context, payload: ThumbnailsPayload) -> ThumbnailsResult:
-    media = await media_db.get(ctx.db, payload.media_id)
-    if media is None:
-        raise NotFoundError(f"media {payload.media_id} does not exist")
-
-    done = await derivatives_db.list_for(ctx.db, media.id, THUMBNAIL_TYPES)
-    finished = media.status == media_db.MediaStatus.READY and len(done) == len(THUMBNAIL_TYPES)
-    if finished and not payload.force:
+    media = await load_media(ctx, payload.media_id)
+    done = await already_done(ctx, media.id, THUMBNAIL_TYPES)
+    if done is not None and media.status == media_db.MediaStatus.READY and not payload.force:
         return ThumbnailsResult(
             media_id=media.id,
             skipped=True,

@@ -20,7 +20,13 @@ from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media_facts
 from mediaworker.errors import BadInputError
 from mediaworker.functions import audio_video as av
-from mediaworker.functions.common import THUMBNAIL_TYPES, render_thumbnails, store_renditions
+from mediaworker.functions.common import (
+    THUMBNAIL_TYPES,
+    already_done,
+    load_media,
+    render_thumbnails,
+    store_renditions,
+)
 from mediaworker.payloads import VideoThumbnailPayload, VideoThumbnailResult
 from mediaworker.processing.ffmpeg import Probe, thumbnail_at, thumbnail_frame_argv
 from mediaworker.subprocesses import run_tool
@@ -29,8 +35,8 @@ from mediaworker.subprocesses import run_tool
 async def generate_video_thumbnail(
     ctx: Context, payload: VideoThumbnailPayload
 ) -> VideoThumbnailResult:
-    media = await av.load_media(ctx, payload.media_id)
-    done = await av.already_done(ctx, media.id, THUMBNAIL_TYPES)
+    media = await load_media(ctx, payload.media_id)
+    done = await already_done(ctx, media.id, THUMBNAIL_TYPES)
     if done is not None and not payload.force:
         await av.finish(ctx, media.id, THUMBNAIL_TYPES)
         return VideoThumbnailResult(

@@ -32,7 +32,7 @@ from mediaworker.db import media_facts
 from mediaworker.db.media import Media, MediaKind, MediaStatus
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import PREVIEW_TYPES, WAVEFORM_TYPES
-from mediaworker.functions.common import THUMBNAIL_TYPES
+from mediaworker.functions.common import THUMBNAIL_TYPES, load_media
 from mediaworker.functions.enhance_image import auto_enhance
 from mediaworker.payloads import (
     EnqueuedJob,
@@ -88,7 +88,7 @@ class Classified:
 
 
 async def process_upload(ctx: Context, payload: ProcessUploadPayload) -> ProcessUploadResult:
-    media = await av.load_media(ctx, payload.media_id)
+    media = await load_media(ctx, payload.media_id)
     found = await classify(ctx, media, force=payload.force)
     steps = [s for s in PLANS[found.kind] if found.has_audio or not s.needs_audio]
     expected = sorted({kind for step in steps for kind in step.produces})

@@ -20,7 +20,8 @@ from mediaworker.db import media as media_db
 from mediaworker.db import transcriptions as transcriptions_db
 from mediaworker.errors import BadInputError
 from mediaworker.functions.ai_common import transcribe_file
-from mediaworker.functions.audio_video import fetched_original, load_media, probe_file
+from mediaworker.functions.audio_video import fetched_original, probe_file
+from mediaworker.functions.common import load_media
 from mediaworker.jobs import current_run
 from mediaworker.payloads import TranscribePayload, TranscribeResult
 
