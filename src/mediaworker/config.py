@@ -6,6 +6,8 @@ in reprs and logs. `Settings()` reads the environment when called, never at impo
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -233,7 +235,9 @@ class QueueConfig(_Section):
     cpu_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1, validation_alias=env("CPU_WORKERS")
     )
+    # The worker's /metrics, /healthz, /readyz (health.py); port 0: not served.
     metrics_port: int = Field(0, ge=0, validation_alias=env("METRICS_PORT"))
+    metrics_host: str = Field("127.0.0.1", validation_alias=env("METRICS_HOST"))
     reconcile_idle_s: float = Field(60, ge=0, validation_alias=env("QUEUE_RECONCILE_IDLE_S"))
 
 
@@ -346,6 +350,62 @@ class VideoConfig(_Section):
     thumbnail_timeout_s: float = Field(120, gt=0, validation_alias=env("VIDEO_THUMBNAIL_TIMEOUT_S"))
 
 
+def _parse_targets(value: Any) -> Any:
+    """`generate_thumbnails=https://a/hook,transcribe_audio=https://b/hook` -> a dict."""
+    if isinstance(value, str):
+        pairs = (part.partition("=") for part in value.split(",") if part.strip())
+        return {name.strip(): url.strip() for name, _, url in pairs}
+    return value
+
+
+EnvTargets = Annotated[dict[str, str], NoDecode]
+
+
+class WebhookConfig(_Section):
+    """Completion webhooks (events/): signed per Standard Webhooks, delivered from an outbox.
+
+    A job's own `webhook_url` wins; else WEBHOOK_URLS names a target per function; else
+    WEBHOOK_URL is the target of every job a producer enqueues (not of internal jobs).
+    """
+
+    model_config = SettingsConfigDict(  # an error never echoes the secret it refused
+        extra="ignore", case_sensitive=False, frozen=True, hide_input_in_errors=True
+    )
+
+    secret: SecretStr | None = Field(None, validation_alias=env("WEBHOOK_SECRET"))  # whsec_...
+    url: str | None = Field(None, validation_alias=env("WEBHOOK_URL"))
+    urls: EnvTargets = Field(default_factory=dict, validation_alias=env("WEBHOOK_URLS"))
+    # Private, loopback and link-local targets are refused unless this is on (tests, dev).
+    allow_private: bool = Field(False, validation_alias=env("WEBHOOK_ALLOW_PRIVATE"))
+    connect_timeout_s: float = Field(
+        3, gt=0, le=30, validation_alias=env("WEBHOOK_CONNECT_TIMEOUT_S")
+    )
+    timeout_s: float = Field(10, gt=0, le=60, validation_alias=env("WEBHOOK_TIMEOUT_S"))
+    max_body_bytes: int = Field(256 * 1024, ge=1024, validation_alias=env("WEBHOOK_MAX_BODY_BYTES"))
+
+    _targets = field_validator("urls", mode="before")(_parse_targets)
+
+    @field_validator("secret")
+    @classmethod
+    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _is_whsec(value.get_secret_value()):
+            raise ValueError("WEBHOOK_SECRET must be 'whsec_' followed by base64 key bytes")
+        return value
+
+    def target_for(self, function: str) -> str | None:
+        """The default target of `function`'s webhooks, if any."""
+        return self.urls.get(function) or self.url
+
+
+def _is_whsec(text: str) -> bool:
+    if not text.startswith("whsec_"):
+        return False
+    try:
+        return len(base64.b64decode(text[len("whsec_") :] + "==", validate=False)) >= 16
+    except (binascii.Error, ValueError):
+        return False
+
+
 class Settings(BaseModel):
     """All settings, by section. `Settings()` reads the environment now."""
 
@@ -360,6 +420,7 @@ class Settings(BaseModel):
     media: MediaConfig = Field(default_factory=lambda: MediaConfig())
     audio: AudioConfig = Field(default_factory=lambda: AudioConfig())
     video: VideoConfig = Field(default_factory=lambda: VideoConfig())
+    webhooks: WebhookConfig = Field(default_factory=lambda: WebhookConfig())
     log_level: str = Field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
     log_format: str = Field(default_factory=lambda: os.environ.get("LOG_FORMAT", "json").lower())
 

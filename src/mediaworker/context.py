@@ -16,11 +16,12 @@ from typing import Any
 from arq.connections import ArqRedis
 from loguru import logger
 
-from mediaworker import metrics
+from mediaworker import health
 from mediaworker.config import Settings
 from mediaworker.db.migrate import migrate
 from mediaworker.db.pool import Pool, create_db_pool
 from mediaworker.errors import map_error
+from mediaworker.events import progress as job_progress
 from mediaworker.logging import configure_logging
 from mediaworker.priorities import PROMOTE_EVERY_S, promote_due
 from mediaworker.processing.pool import CpuPool
@@ -43,6 +44,10 @@ class Context:
     exit_stack: AsyncExitStack
     providers: Providers  # the AI providers chosen by the settings (providers/__init__.py)
     tracker: Tracker  # job_runs rows, in-progress keys and stats, written in batches
+
+    async def progress(self, fraction: float, stage: str | None = None) -> None:
+        """Report the running job's progress, 0..1, and its stage (events/progress.py)."""
+        await job_progress.report(fraction, stage)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -68,10 +73,15 @@ async def startup(ctx: dict[str, Any]) -> None:
         stack.push_async_callback(providers.aclose)
         promoter = asyncio.create_task(_promote_forever(ctx["redis"]))
         stack.callback(promoter.cancel)
+        queue = settings.queue
+        served = await health.serve(
+            ctx["redis"], db, host=queue.metrics_host, port=queue.metrics_port
+        )
+        if served is not None:
+            stack.push_async_callback(served.cleanup)
     except BaseException:
         await stack.aclose()
         raise
-    metrics.serve(settings.queue.metrics_port)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
     ctx[CTX_KEY] = Context(
         settings,

@@ -76,6 +76,16 @@ TRANSCRIPT_PARTS_PREFIX = f"{PREFIX}transcript-parts:"
 TRANSCRIPT_PARTS_TTL_S = 24 * 3600
 
 
+# A job's latest progress (events/progress.py): JSON {fraction, stage, updated_at}, kept
+# PROGRESS_TTL_S after its last write (a finished job's last value stays readable a while).
+PROGRESS_PREFIX = f"{PREFIX}progress:"
+PROGRESS_TTL_S = 24 * 3600
+
+
+def progress_key(job_id: str) -> str:
+    return PROGRESS_PREFIX + job_id
+
+
 def prompt_cache_key(request_hash: str) -> str:
     return PROMPT_CACHE_PREFIX + _hex(request_hash)
 
@@ -150,6 +160,11 @@ def tts_row_job_id(row_id: int) -> str:
     return f"tts-job-{int(row_id)}"
 
 
+def webhook_job_id(webhook_id: str) -> str:
+    """The delivery of one webhook event (events/webhooks.py): `webhook-msg_{32 hex}`."""
+    return f"webhook-{validate_id(webhook_id, what='webhook id')}"
+
+
 # --- storage layout ------------------------------------------------------------------------
 
 
@@ -220,3 +235,11 @@ def _ext(ext: str) -> str:
 METRIC_JOBS = "mediaworker_jobs_total"  # labels: function, outcome
 METRIC_JOB_SECONDS = "mediaworker_job_duration_seconds"  # labels: function
 METRIC_JOBS_RUNNING = "mediaworker_jobs_running"  # labels: function
+METRIC_JOB_RETRIES = "mediaworker_job_retries_total"  # labels: function, code
+METRIC_JOB_FAILURES = "mediaworker_job_failures_total"  # labels: function, code
+METRIC_RATE_LIMIT_DEFERRALS = "mediaworker_rate_limit_deferrals_total"  # labels: function
+METRIC_QUEUE_JOBS = "mediaworker_queue_jobs"  # labels: function, state (queued|deferred|running)
+METRIC_AI_CALLS = "mediaworker_ai_calls_total"  # labels: provider, model, operation, outcome
+METRIC_AI_TOKENS = "mediaworker_ai_tokens_total"  # labels: provider, model, direction
+METRIC_AI_COST = "mediaworker_ai_cost_usd_total"  # labels: provider, model
+METRIC_WEBHOOK_DELIVERIES = "mediaworker_webhook_deliveries_total"  # labels: outcome

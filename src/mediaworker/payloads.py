@@ -224,3 +224,18 @@ class ProcessUploadResult(Result):
     duration_s: float | None
     expected_derivatives: list[str] | None
     enqueued: list[EnqueuedJob]
+
+
+# --- events (issue 7) ----------------------------------------------------------------------
+
+
+class DeliverWebhookPayload(Payload):
+    webhook_id: Annotated[str, Field(pattern=r"^msg_[0-9a-f]{32}$")]
+
+
+class DeliverWebhookResult(Result):
+    webhook_id: str
+    delivered: bool
+    skipped: bool = Field(description="True when an earlier try had delivered it already")
+    status_code: int | None
+    attempts: int

@@ -16,6 +16,7 @@ from mediaworker.config import Settings
 from mediaworker.context import shutdown, startup
 from mediaworker.functions.claim_tts_jobs import claim_tts_jobs
 from mediaworker.functions.common import mark_media_failed
+from mediaworker.functions.deliver_webhook import deliver_webhook, mark_webhook_failed
 from mediaworker.functions.enhance_image import enhance_image
 from mediaworker.functions.generate_image import generate_image
 from mediaworker.functions.generate_thumbnails import generate_thumbnails
@@ -55,6 +56,11 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             tracked(upscale_image, timeout_s=ai_s),
             tracked(transcribe_audio, timeout_s=ai_s),
             tracked(synthesize_speech, timeout_s=ai_s, on_failure=mark_tts_job_failed),
+            tracked(
+                deliver_webhook,
+                timeout_s=settings.webhooks.timeout_s + 5,
+                on_failure=mark_webhook_failed,
+            ),
         ],
         "cron_jobs": [
             cron(

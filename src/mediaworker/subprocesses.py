@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,18 +62,21 @@ async def run_tool(
     what: str,
     max_stdout_bytes: int = MAX_STDOUT_BYTES,
     check: bool = True,
+    on_line: Callable[[bytes], Awaitable[None]] | None = None,
 ) -> Completed:
     """Run `argv` (no shell) within `timeout_s`; `what` names the step in error messages.
 
     With `check=False`, a plain failure exit is returned for the caller to read, not raised
-    (timeouts, signals, missing programs and resource errors still raise).
+    (timeouts, signals, missing programs and resource errors still raise). With `on_line`,
+    stdout is handed over line by line as it comes (ffmpeg's `-progress pipe:1`) and not kept.
     """
     process = await _start(argv)
+    reader = _read_capped(process, max_stdout_bytes)
+    if on_line is not None:
+        reader = _read_lines(process.stdout, on_line)
     try:
         async with asyncio.timeout(timeout_s):
-            stdout, stderr = await asyncio.gather(
-                _read_capped(process, max_stdout_bytes), _read_tail(process.stderr)
-            )
+            stdout, stderr = await asyncio.gather(reader, _read_tail(process.stderr))
             returncode = await process.wait()
     except TimeoutError:
         raise TimeoutExceededError(f"{what} took longer than {timeout_s:g} s") from None
@@ -136,6 +139,21 @@ async def _read_capped(process: asyncio.subprocess.Process, limit: int) -> bytes
         else:
             chunks.append(chunk)
     return None if size > limit else b"".join(chunks)
+
+
+async def _read_lines(
+    stream: asyncio.StreamReader | None, on_line: Callable[[bytes], Awaitable[None]]
+) -> bytes:
+    """Each line of `stream` to `on_line` (a line over the stream's limit is skipped)."""
+    while stream is not None:
+        try:
+            line = await stream.readline()
+        except ValueError:  # one line over 64 KiB: not a progress line
+            continue
+        if not line:
+            break
+        await on_line(line)
+    return b""
 
 
 async def _read_tail(stream: asyncio.StreamReader | None) -> bytes:

@@ -13,6 +13,7 @@ from mediaworker import client, keys
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.errors import BadInputError
+from mediaworker.events.progress import scaled
 from mediaworker.functions.common import load_media
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload
@@ -112,7 +113,9 @@ async def transcribe_file(
     )
     parts_key = keys.transcript_parts_key(digest)
     heard: list[Transcript] = []
+    chunks_part = scaled(0.1, 0.95)
     for index, chunk in enumerate(chunks):
+        await chunks_part(index / len(chunks), "transcribing")
         done = await ctx.redis.hget(parts_key, str(index))  # type: ignore[misc]
         if done is None:
             part = await metered(
@@ -127,6 +130,7 @@ async def transcribe_file(
             await ctx.redis.expire(parts_key, keys.TRANSCRIPT_PARTS_TTL_S)
         heard.append(_part_from_json(json.loads(done)))
     await ctx.redis.delete(parts_key)
+    await chunks_part(1.0, "transcribing")
     return _join(heard, language, len(chunks))
 
 
@@ -152,6 +156,7 @@ async def split_audio(
         codec=codec,
         seconds=seconds,
     )
+    await ctx.progress(0.0, "splitting")
     await run_tool(argv, timeout_s=ctx.settings.providers.command_timeout_s, what="ffmpeg split")
     chunks = parse_chunk_list(await asyncio.to_thread(listing.read_text), str(folder))
     if not chunks:

@@ -21,6 +21,7 @@ from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.db import media_facts
 from mediaworker.errors import BadInputError
+from mediaworker.events.progress import ProgressScale
 from mediaworker.functions.common import scratch_dir
 from mediaworker.payloads import Derivative
 from mediaworker.processing.ffmpeg import (
@@ -32,6 +33,7 @@ from mediaworker.processing.ffmpeg import (
     probe_failure,
     require_media,
 )
+from mediaworker.processing.ffmpeg_progress import ProgressReader, with_progress
 from mediaworker.subprocesses import run_tool
 
 DT = keys.DerivativeType
@@ -128,6 +130,21 @@ async def store_outputs(ctx: Context, media_id: str, outputs: list[Output]) -> l
 async def finish(ctx: Context, media_id: str, produced: list[str]) -> None:
     """The READY rule (db/media_facts.py): READY once every expected derivative exists."""
     await media_facts.mark_ready_when_complete(ctx.db, media_id, produced)
+
+
+async def run_ffmpeg(
+    argv: list[str], *, timeout_s: float, what: str, expected_s: float | None, part: ProgressScale
+) -> None:
+    """Run an ffmpeg command, its `-progress` report (out of `expected_s`) as `part` of the
+    job's progress, under the stage `what`."""
+    reader = ProgressReader(expected_s)
+
+    async def on_line(line: bytes) -> None:
+        fraction = reader.feed(line)
+        if fraction is not None:
+            await part(fraction, what)
+
+    await run_tool(with_progress(argv), timeout_s=timeout_s, what=what, on_line=on_line)
 
 
 def non_empty(path: Path, what: str) -> Path:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from mediaworker.config import VideoConfig
 from mediaworker.context import Context
+from mediaworker.events.progress import scaled
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import DT, PREVIEW_TYPES, Output
 from mediaworker.functions.common import already_done, load_media
 from mediaworker.payloads import VideoPreviewPayload, VideoPreviewResult
 from mediaworker.processing.ffmpeg import PreviewSpec, preview_argv
-from mediaworker.subprocesses import run_tool
 
 
 async def generate_video_preview(ctx: Context, payload: VideoPreviewPayload) -> VideoPreviewResult:
@@ -45,7 +45,14 @@ async def generate_video_preview(ctx: Context, payload: VideoPreviewPayload) -> 
         argv = preview_argv(
             ctx.settings.media.ffmpeg_path, str(original), probe, str(clip), spec(video)
         )
-        await run_tool(argv, timeout_s=video.preview_timeout_s, what="preview encoding")
+        await av.run_ffmpeg(
+            argv,
+            timeout_s=video.preview_timeout_s,
+            what="preview encoding",
+            expected_s=min(probe.duration_s or video.preview_seconds, video.preview_seconds),
+            part=scaled(0.05, 0.9),
+        )
+        await ctx.progress(0.9, "storing")
         made = await av.probe_file(ctx, av.non_empty(clip, "preview"), limits=False)
         width, height = made.display_size or (None, None)
         derivatives = await av.store_outputs(

@@ -18,13 +18,13 @@ from mediaworker.context import Context
 from mediaworker.db import media_facts
 from mediaworker.db.media import Media
 from mediaworker.errors import BadInputError
+from mediaworker.events.progress import scaled
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import DT, WAVEFORM_TYPES, Output
 from mediaworker.functions.common import already_done, load_media
 from mediaworker.payloads import WaveformPayload, WaveformResult
 from mediaworker.processing.ffmpeg import Probe, decode_pcm_argv, pcm_sample_rate
 from mediaworker.processing.waveform import Waveform, WaveformSpec, make_waveform
-from mediaworker.subprocesses import run_tool
 
 
 async def generate_waveform(ctx: Context, payload: WaveformPayload) -> WaveformResult:
@@ -83,8 +83,17 @@ async def draw(ctx: Context, media: Media) -> tuple[Waveform, Probe]:
             str(pcm),
             max_duration_s=ctx.settings.media.max_duration_s,
         )
-        await run_tool(argv, timeout_s=audio.waveform_timeout_s, what="audio decoding")
+        expected_s = min(probe.duration_s or 0, ctx.settings.media.max_duration_s) or None
+        await av.run_ffmpeg(
+            argv,
+            timeout_s=audio.waveform_timeout_s,
+            what="audio decoding",
+            expected_s=expected_s,
+            part=scaled(0.05, 0.7),
+        )
+        await ctx.progress(0.7, "drawing")
         wave = await ctx.cpu.run(make_waveform, str(pcm), pcm_sample_rate(probe), spec(audio))
+    await ctx.progress(0.85, "storing")
     return wave, probe
 
 

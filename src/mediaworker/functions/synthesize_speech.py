@@ -40,6 +40,7 @@ async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResul
     cached = await ctx.storage.exists(key)
     size_bytes = None
     if not cached:
+        await ctx.progress(0.1, "synthesizing")
         audio = await metered(
             ctx,
             Capability.SPEECH,
@@ -49,6 +50,7 @@ async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResul
             ),
             meta={"voice": voice, "format": payload.format},
         )
+        await ctx.progress(0.8, "storing")
         stored = await ctx.storage.put(key, audio.data, content_type=audio.content_type)
         size_bytes = stored.size_bytes
     url = ctx.storage.url(key)

@@ -1,0 +1,66 @@
+"""deliver_webhook: POST one signed event from the webhook outbox to its target.
+
+Payload: DeliverWebhookPayload(webhook_id).
+Side effects: one HTTP POST per try (events/delivery.py: short timeouts, no redirects, private
+targets refused unless WEBHOOK_ALLOW_PRIVATE); the outbox row counts the try and keeps its
+status code or error, and becomes DELIVERED on a 2xx, FAILED when no try is left.
+Idempotency: job id `webhook-{webhook_id}`; a row DELIVERED already is not sent again. Every try
+carries the same `webhook-id` header, so a receiver that got the event dedupes a second copy.
+Retries: 5xx, 408, timeouts and connection errors retried with backoff (429 after its
+Retry-After); other 4xx, a refused target and a missing WEBHOOK_SECRET fail at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mediaworker import metrics
+from mediaworker.context import Context
+from mediaworker.db import webhooks as outbox
+from mediaworker.errors import MappedError, NotFoundError, map_error
+from mediaworker.events import delivery
+from mediaworker.events.webhooks import body_of, signed_headers
+from mediaworker.payloads import DeliverWebhookPayload, DeliverWebhookResult
+
+
+async def deliver_webhook(ctx: Context, payload: DeliverWebhookPayload) -> DeliverWebhookResult:
+    row = await outbox.get(ctx.db, payload.webhook_id)
+    if row is None:
+        raise NotFoundError(f"webhook {payload.webhook_id} is not in the outbox")
+    if row.status != outbox.OutboxStatus.PENDING:
+        return _result(row, skipped=True)
+    config = ctx.settings.webhooks
+    body = body_of(row.payload)
+    answer: delivery.Answer | None = None
+    try:
+        answer = await delivery.post(
+            row.url, body, signed_headers(config.secret, row.webhook_id, body), config
+        )
+        answer.check()
+    except Exception as exc:
+        status_code = answer.status if answer else None
+        await outbox.record_try(
+            ctx.db, row.webhook_id, status_code=status_code, error=map_error(exc)
+        )
+        metrics.WEBHOOK_DELIVERIES.labels("failed_try").inc()
+        raise
+    await outbox.record_try(ctx.db, row.webhook_id, status_code=answer.status, error=None)
+    metrics.WEBHOOK_DELIVERIES.labels("delivered").inc()
+    done = await outbox.get(ctx.db, row.webhook_id)
+    return _result(done or row, skipped=False)
+
+
+async def mark_webhook_failed(ctx: Context, payload: Any, error: MappedError) -> None:
+    """on_failure hook: the event stays in the outbox as FAILED, with its last error."""
+    await outbox.mark_failed(ctx.db, payload.webhook_id)
+    metrics.WEBHOOK_DELIVERIES.labels("gave_up").inc()
+
+
+def _result(row: outbox.OutboxRow, *, skipped: bool) -> DeliverWebhookResult:
+    return DeliverWebhookResult(
+        webhook_id=row.webhook_id,
+        delivered=row.status == outbox.OutboxStatus.DELIVERED,
+        skipped=skipped,
+        status_code=row.last_status_code,
+        attempts=row.attempts,
+    )

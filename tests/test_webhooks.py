@@ -1,0 +1,208 @@
+"""Completion webhooks: signed per Standard Webhooks, delivered from the outbox by a real worker,
+retried on 5xx with the same webhook id, and never sent to a private address unless allowed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from arq.connections import ArqRedis
+
+from conftest import make_settings, running_worker, wait_until
+from mediaworker.config import Settings, WebhookConfig
+from mediaworker.db import webhooks as outbox
+from mediaworker.db.pool import Pool
+from mediaworker.errors import ErrorCode, MappedError, map_error
+from mediaworker.events import delivery, targets
+from mediaworker.events.webhooks import JobEnd, body_of, job_ended, signed_headers, webhook_id
+from webhook_receiver import SECRET, Receiver
+
+
+def hook_config(**env: object) -> WebhookConfig:
+    return WebhookConfig(**{"WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOW_PRIVATE": True, **env})
+
+
+def hook_settings(tmp_path: Path, **env: object) -> Settings:
+    settings = make_settings(tmp_path / "storage")
+    return settings.model_copy(update={"webhooks": hook_config(**env)})
+
+
+def an_end(job_id: str = "thumbnails-m1", error: MappedError | None = None) -> JobEnd:
+    now = dt.datetime.now(dt.UTC)
+    return JobEnd(
+        job_id=job_id,
+        function="generate_thumbnails",
+        enqueued_at=now - dt.timedelta(seconds=3),
+        attempts=1,
+        finished_at=now,
+        result=None if error else {"media_id": "m1", "width": 640},
+        error=error,
+    )
+
+
+async def wait_for_status(db: Pool, msg_id: str, status: str) -> outbox.OutboxRow:
+    async def reached() -> bool:
+        row = await outbox.get(db, msg_id)
+        return row is not None and row.status == status
+
+    await wait_until(reached)
+    row = await outbox.get(db, msg_id)
+    assert row is not None
+    return row
+
+
+@pytest.fixture
+async def hooks_db(db: Pool) -> AsyncIterator[Pool]:
+    await db.execute("TRUNCATE webhook_outbox")
+    yield db
+
+
+async def test_a_signed_event_verifies_with_standardwebhooks_at_a_real_receiver() -> None:
+    config = hook_config()
+    event = {"type": "job.succeeded", "data": {"job_id": "x", "text": "naïve café"}}
+    body = body_of(event)
+    async with Receiver([200]) as hook:
+        answer = await delivery.post(
+            hook.url, body, signed_headers(config.secret, "msg_1", body), config
+        )
+    assert answer.status == 200
+    [got] = hook.received
+    assert got.error is None and got.event == event
+    assert got.headers["webhook-id"] == "msg_1"
+
+
+async def test_a_receiver_with_another_secret_rejects_the_signature() -> None:
+    config = hook_config()
+    body = body_of({"type": "job.failed"})
+    other = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk="
+    async with Receiver([200], secret=other) as hook:
+        await delivery.post(hook.url, body, signed_headers(config.secret, "msg_2", body), config)
+    assert hook.received[0].event is None
+    assert "No matching signature" in (hook.received[0].error or "")
+
+
+async def test_500_then_200_is_delivered_once_with_the_same_webhook_id(
+    hooks_db: Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    settings = hook_settings(tmp_path)
+    async with Receiver([500, 200]) as hook:
+        msg_id = await job_ended(hooks_db, redis, settings.webhooks, an_end(), hook.url)
+        async with running_worker(settings):
+            row = await wait_for_status(hooks_db, msg_id, "DELIVERED")
+    assert [r.answered for r in hook.received] == [500, 200]
+    assert {r.headers["webhook-id"] for r in hook.received} == {msg_id}
+    assert all(r.error is None for r in hook.received), "every try is signed"
+    event = hook.received[-1].event
+    assert event["type"] == "job.succeeded"
+    assert event["data"]["job_id"] == "thumbnails-m1"
+    assert event["data"]["result"] == {"media_id": "m1", "width": 640}
+    assert row.attempts == 2 and row.last_status_code == 200
+
+
+async def test_the_same_job_end_written_twice_is_one_event(
+    hooks_db: Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    settings = hook_settings(tmp_path)
+    end = an_end(error=map_error(ValueError("boom")))
+    first = await job_ended(hooks_db, redis, settings.webhooks, end, "http://127.0.0.1:9/hook")
+    second = await job_ended(hooks_db, redis, settings.webhooks, end, "http://127.0.0.1:9/hook")
+    assert first == second == webhook_id(end.job_id, end.enqueued_at)
+    rows = await outbox.list_for_job(hooks_db, end.job_id)
+    assert len(rows) == 1
+    assert rows[0].payload["type"] == "job.failed"
+    assert rows[0].payload["data"]["error"]["code"] == ErrorCode.UNKNOWN.value
+
+
+async def test_a_4xx_answer_fails_the_delivery_at_once(
+    hooks_db: Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    settings = hook_settings(tmp_path)
+    async with Receiver([410]) as hook:
+        msg_id = await job_ended(hooks_db, redis, settings.webhooks, an_end(), hook.url)
+        async with running_worker(settings):
+            row = await wait_for_status(hooks_db, msg_id, "FAILED")
+    assert len(hook.received) == 1
+    assert row.last_status_code == 410
+    assert (row.last_error or "").startswith("BAD_INPUT")
+
+
+async def test_a_target_that_never_answers_times_out_without_holding_the_job(
+    hooks_db: Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    config = hook_config(WEBHOOK_TIMEOUT_S=0.5)
+    body = body_of({"type": "job.succeeded"})
+    async with Receiver([0], stall_s=5) as hook:
+        with pytest.raises(Exception) as caught:
+            await delivery.post(
+                hook.url, body, signed_headers(config.secret, "msg_3", body), config
+            )
+    error = map_error(caught.value)
+    assert error.code is ErrorCode.TIMEOUT and error.retryable
+
+
+async def test_no_secret_no_webhook() -> None:
+    with pytest.raises(Exception) as caught:
+        signed_headers(None, "msg_4", "{}")
+    assert map_error(caught.value).code is ErrorCode.NOT_CONFIGURED
+
+
+def test_a_malformed_secret_is_refused_at_startup_without_echoing_it() -> None:
+    with pytest.raises(ValueError) as caught:
+        WebhookConfig(WEBHOOK_SECRET="not-a-whsec-secret-value")  # noqa: S106
+    assert "not-a-whsec" not in str(caught.value)
+
+
+# --- SSRF: private, loopback and link-local targets ---------------------------------------
+
+REFUSED_TARGETS = [
+    "http://127.0.0.1:{port}/hook",
+    "http://10.1.2.3:{port}/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[::1]:{port}/hook",
+    "http://[::ffff:127.0.0.1]:{port}/hook",
+    "http://localhost:{port}/hook",  # a host name that resolves to loopback
+    "http://0.0.0.0:{port}/hook",
+    "http://192.168.1.1/hook",
+]
+
+
+@pytest.mark.parametrize("template", REFUSED_TARGETS)
+async def test_private_targets_are_refused_when_not_allowed(template: str) -> None:
+    config = hook_config(WEBHOOK_ALLOW_PRIVATE=False)
+    body = body_of({"type": "job.succeeded"})
+    async with Receiver([200]) as hook:
+        port = hook.url.split(":")[2].split("/")[0]
+        url = template.format(port=port)
+        with pytest.raises(targets.TargetRefusedError) as caught:
+            await delivery.post(url, body, signed_headers(config.secret, "msg_5", body), config)
+    assert hook.received == [], "nothing was sent"
+    assert map_error(caught.value).code is ErrorCode.BAD_INPUT
+    assert "WEBHOOK_ALLOW_PRIVATE" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.com/x", "file:///etc/passwd", "gopher://h/", "http:///nohost", "x" * 3000],
+)
+def test_only_http_and_https_urls_are_targets(url: str) -> None:
+    with pytest.raises(targets.TargetRefusedError):
+        targets.check_url(url, allow_private=True)
+
+
+def test_public_addresses_pass_the_check() -> None:
+    for url in ("https://93.184.215.14/hook", "http://[2606:4700::1111]/x", "https://example.com/"):
+        targets.check_url(url, allow_private=False)
+
+
+async def test_a_refused_target_fails_the_delivery_job_without_retries(
+    hooks_db: Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    settings = hook_settings(tmp_path, WEBHOOK_ALLOW_PRIVATE=False)
+    async with Receiver([200]) as hook:
+        msg_id = await job_ended(hooks_db, redis, settings.webhooks, an_end(), hook.url)
+        async with running_worker(settings):
+            row = await wait_for_status(hooks_db, msg_id, "FAILED")
+    assert hook.received == []
+    assert row.attempts == 1
