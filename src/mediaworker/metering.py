@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from loguru import logger
 
-from mediaworker import keys
+from mediaworker import keys, metrics
 from mediaworker.context import Context
 from mediaworker.db import ai_metrics
 from mediaworker.errors import map_error
@@ -104,6 +104,15 @@ async def _record(
         cost_usd=None if usage is None else cost_usd(provider.provider, provider.model, usage),
         job_id=run.job_id if run else None,
         meta=meta or {},
+    )
+    metrics.count_ai_call(
+        row.provider,
+        row.model,
+        row.operation,
+        error_code=row.error_code,
+        input_tokens=row.usage.input_tokens,
+        output_tokens=row.usage.output_tokens,
+        cost_usd=None if row.cost_usd is None else float(row.cost_usd),
     )
     try:
         await ai_metrics.insert(ctx.db, row)

@@ -51,6 +51,27 @@ WEBHOOK_DELIVERIES = Counter(
     keys.METRIC_WEBHOOK_DELIVERIES, "Webhook delivery tries by outcome", ["outcome"]
 )
 
+
+def count_ai_call(
+    provider: str,
+    model: str,
+    operation: str,
+    *,
+    error_code: str | None,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cost_usd: float | None,
+) -> None:
+    """One provider call (metering.py): its outcome ("ok" or the error code), tokens, cost."""
+    AI_CALLS.labels(provider, model, operation, error_code or "ok").inc()
+    if input_tokens:
+        AI_TOKENS.labels(provider, model, "input").inc(input_tokens)
+    if output_tokens:
+        AI_TOKENS.labels(provider, model, "output").inc(output_tokens)
+    if cost_usd:
+        AI_COST.labels(provider, model).inc(cost_usd)
+
+
 # The queue gauge reads at most this many queued jobs to learn their function; the rest are
 # counted under function "_unread" (their state is still exact).
 QUEUE_READ_LIMIT = 10_000
@@ -76,7 +97,8 @@ async def refresh_queue(redis: ArqRedis, *, read_limit: int = QUEUE_READ_LIMIT) 
         )
     QUEUE_JOBS.clear()
     for (function, state), n in counts.items():
-        QUEUE_JOBS.labels(function, state).set(n)
+        if n:
+            QUEUE_JOBS.labels(function, state).set(n)
 
 
 async def _running_ids(redis: ArqRedis) -> set[str]:

@@ -71,8 +71,9 @@ async def run_tool(
     stdout is handed over line by line as it comes (ffmpeg's `-progress pipe:1`) and not kept.
     """
     process = await _start(argv)
-    reader = _read_capped(process, max_stdout_bytes)
-    if on_line is not None:
+    if on_line is None:
+        reader = _read_capped(process, max_stdout_bytes)
+    else:
         reader = _read_lines(process.stdout, on_line)
     try:
         async with asyncio.timeout(timeout_s):
