@@ -10,13 +10,20 @@ from pathlib import Path
 import pytest
 from arq.connections import ArqRedis
 
-from conftest import make_settings, running_worker, wait_until
+from conftest import make_settings, run_burst, running_worker, wait_until
 from mediaworker.config import Settings, WebhookConfig
 from mediaworker.db import webhooks as outbox
 from mediaworker.db.pool import Pool
 from mediaworker.errors import ErrorCode, MappedError, map_error
 from mediaworker.events import delivery, targets
-from mediaworker.events.webhooks import JobEnd, body_of, job_ended, signed_headers, webhook_id
+from mediaworker.events.webhooks import (
+    JobEnd,
+    body_of,
+    job_ended,
+    requeue_stale,
+    signed_headers,
+    webhook_id,
+)
 from webhook_receiver import SECRET, Receiver
 
 
@@ -206,3 +213,20 @@ async def test_a_refused_target_fails_the_delivery_job_without_retries(
             row = await wait_for_status(hooks_db, msg_id, "FAILED")
     assert hook.received == []
     assert row.attempts == 1
+
+
+async def test_an_event_whose_delivery_job_vanished_is_delivered_after_the_requeue(
+    hooks_db: Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    settings = hook_settings(tmp_path)
+    async with Receiver([200]) as hook:
+        msg_id = await job_ended(hooks_db, redis, settings.webhooks, an_end(), hook.url)
+        await redis.flushdb()  # the delivery job is gone; the outbox row is not
+        assert await requeue_stale(hooks_db, redis, idle_s=60) == [], "not idle long enough"
+        await hooks_db.execute(
+            "UPDATE webhook_outbox SET created_at = now() - interval '10 minutes'"
+        )
+        assert await requeue_stale(hooks_db, redis, idle_s=60) == [msg_id]
+        await run_burst(settings)
+    assert [r.headers["webhook-id"] for r in hook.verified] == [msg_id]
+    assert (await wait_for_status(hooks_db, msg_id, "DELIVERED")).attempts == 1

@@ -382,6 +382,8 @@ class WebhookConfig(_Section):
     )
     timeout_s: float = Field(10, gt=0, le=60, validation_alias=env("WEBHOOK_TIMEOUT_S"))
     max_body_bytes: int = Field(256 * 1024, ge=1024, validation_alias=env("WEBHOOK_MAX_BODY_BYTES"))
+    # An event PENDING this long without a try has lost its delivery job: enqueue it again.
+    requeue_idle_s: float = Field(600, gt=0, validation_alias=env("WEBHOOK_REQUEUE_IDLE_S"))
 
     _targets = field_validator("urls", mode="before")(_parse_targets)
 

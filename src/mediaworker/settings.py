@@ -25,6 +25,7 @@ from mediaworker.functions.generate_video_thumbnail import generate_video_thumbn
 from mediaworker.functions.generate_waveform import generate_waveform
 from mediaworker.functions.process_upload import process_upload
 from mediaworker.functions.reconcile_media import reconcile_media
+from mediaworker.functions.requeue_webhooks import requeue_webhooks
 from mediaworker.functions.synthesize_speech import mark_tts_job_failed, synthesize_speech
 from mediaworker.functions.transcribe_audio import transcribe_audio
 from mediaworker.functions.upscale_image import upscale_image
@@ -71,6 +72,15 @@ def worker_options(settings: Settings) -> dict[str, Any]:
                 timeout=90,
                 max_tries=ARQ_MAX_TRIES,
                 keep_result=300,
+            ),
+            cron(
+                tracked(requeue_webhooks, timeout_s=60).coroutine,
+                name="requeue_webhooks",
+                second=37,
+                unique=True,
+                timeout=90,
+                max_tries=ARQ_MAX_TRIES,
+                keep_result=60,
             ),
             cron(
                 claim_tts.coroutine,

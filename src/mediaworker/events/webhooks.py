@@ -127,13 +127,14 @@ async def job_ended(db: Pool, redis: ArqRedis, config: WebhookConfig, end: JobEn
     return msg_id
 
 
-async def enqueue_delivery(redis: ArqRedis, msg_id: str) -> None:
+async def enqueue_delivery(redis: ArqRedis, msg_id: str, *, rerun: bool = False) -> None:
     await client.enqueue(
         redis,
         DELIVERY_FUNCTION,
         keys.webhook_job_id(msg_id),
         DeliverWebhookPayload(webhook_id=msg_id),
         priority=DELIVERY_PRIORITY,
+        rerun=rerun,
     )
 
 
@@ -142,5 +143,5 @@ async def requeue_stale(db: Pool, redis: ArqRedis, *, idle_s: float) -> list[str
     waits for its retry: the job id makes a second enqueue of a waiting job a no-op)."""
     stale = await outbox.stale_pending(db, idle_s=idle_s)
     for msg_id in stale:
-        await enqueue_delivery(redis, msg_id)
+        await enqueue_delivery(redis, msg_id, rerun=True)
     return stale
