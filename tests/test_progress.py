@@ -6,15 +6,23 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from arq.connections import ArqRedis
 
+from ai_stand_ins import AiStandIn, ai_settings
+from conftest import TESTDATA, make_settings, running_worker
 from media_fixtures import clip
+from mediaworker import client, keys
+from mediaworker.db.pool import Pool
 from mediaworker.events import progress
 from mediaworker.functions.audio_video import run_ffmpeg
+from mediaworker.ingest import ingest_file
 from mediaworker.processing.ffmpeg import PreviewSpec, Probe, parse_probe, preview_argv, probe_argv
 from mediaworker.processing.ffmpeg_progress import ProgressReader, with_progress
+from mediaworker.storage.base import Storage
 from mediaworker.subprocesses import run_tool
 
+JFK_MP3 = TESTDATA / "audio" / "speech_jfk_16k_mono.mp3"
 FFMPEG_REPORT = """frame=50
 out_time_us=N/A
 progress=continue
@@ -109,3 +117,55 @@ async def probe_of(path: Path) -> Probe:
 
 def preview_spec(seconds: float) -> PreviewSpec:
     return PreviewSpec(seconds=seconds, max_lines=360, crf=23, preset="veryfast", audio_kbps=96)
+
+
+async def test_a_preview_job_reports_increasing_progress_that_job_status_shows(
+    db: Pool, redis: ArqRedis, storage: Storage, tmp_path: Path
+) -> None:
+    source = clip(tmp_path / "long.mp4", seconds=40, size="640x360", audio=False)
+    media = (await ingest_file(db, storage, redis, source)).media
+    settings = make_settings(tmp_path / "storage")
+    video = settings.video.model_copy(update={"preview_seconds": 40})
+    settings = settings.model_copy(update={"video": video})
+    async with running_worker(settings):
+        seen = await watch_progress(redis, keys.preview_job_id(media.id))
+    fractions = [f for f, _ in seen]
+    encoding = [f for f, stage in seen if stage == "preview encoding" and 0 < f < 1]
+    assert len(encoding) >= 2, f"several values while ffmpeg encoded: {seen}"
+    assert fractions == sorted(fractions), "progress only goes up"
+    assert seen[-1] == (1.0, "done")
+
+
+async def watch_progress(redis: ArqRedis, job_id: str) -> list[tuple[float, str | None]]:
+    """Every distinct progress value of `job_id` until it completes."""
+    seen: list[tuple[float, str | None]] = []
+    while True:
+        state = await client.job_status(redis, job_id)
+        reported = state.progress
+        if reported and (not seen or seen[-1] != (reported["fraction"], reported["stage"])):
+            seen.append((reported["fraction"], reported["stage"]))
+        if state.status == "complete":
+            return seen
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.skipif(not JFK_MP3.is_file(), reason="../shared/testdata is not present")
+async def test_a_chunked_transcription_reports_the_chunks_done(
+    db: Pool, redis: ArqRedis, storage: Storage, tmp_path: Path
+) -> None:
+    media = (await ingest_file(db, storage, redis, JFK_MP3)).media
+    await redis.flushdb()  # only the transcription runs
+    async with AiStandIn() as api:
+        api.slow_s = 0.7
+        api.fail_always("audio.transcribe", "slow")  # each chunk takes 0.7 s
+        settings = ai_settings(
+            make_settings(tmp_path / "storage"), api, TRANSCRIPTION_MAX_UPLOAD_BYTES=30_000
+        )
+        job = await client.enqueue_transcription(redis, media.id)
+        async with running_worker(settings):
+            seen = await watch_progress(redis, job.job_id)
+    transcribing = [f for f, stage in seen if stage == "transcribing"]
+    chunks_done = {0.1: 0, 0.3833: 1, 0.6667: 2, 0.95: 3}  # 0.1 + 0.85 * done / 3
+    assert set(transcribing) <= set(chunks_done), seen
+    assert len(transcribing) >= 2 and transcribing == sorted(transcribing), seen
+    assert seen[-1] == (1.0, "done")

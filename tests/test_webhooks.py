@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pyvips
 from arq.connections import ArqRedis
 
 from conftest import make_settings, run_burst, running_worker, wait_until
+from mediaworker import client, keys
 from mediaworker.config import Settings, WebhookConfig
 from mediaworker.db import webhooks as outbox
 from mediaworker.db.pool import Pool
@@ -24,6 +26,9 @@ from mediaworker.events.webhooks import (
     signed_headers,
     webhook_id,
 )
+from mediaworker.ingest import ingest_file
+from mediaworker.payloads import ThumbnailsPayload
+from mediaworker.storage.base import Storage
 from webhook_receiver import SECRET, Receiver
 
 
@@ -58,6 +63,14 @@ async def wait_for_status(db: Pool, msg_id: str, status: str) -> outbox.OutboxRo
     row = await outbox.get(db, msg_id)
     assert row is not None
     return row
+
+
+async def received(hook: Receiver) -> bool:
+    return bool(hook.received)
+
+
+async def delivered(db: Pool, job_id: str) -> bool:
+    return any(row.status == "DELIVERED" for row in await outbox.list_for_job(db, job_id))
 
 
 @pytest.fixture
@@ -230,3 +243,60 @@ async def test_an_event_whose_delivery_job_vanished_is_delivered_after_the_reque
         await run_burst(settings)
     assert [r.headers["webhook-id"] for r in hook.verified] == [msg_id]
     assert (await wait_for_status(hooks_db, msg_id, "DELIVERED")).attempts == 1
+
+
+# --- from a job's end ----------------------------------------------------------------------
+
+
+async def test_a_job_enqueued_with_a_webhook_url_posts_its_failure_once_signed(
+    hooks_db: Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    settings = hook_settings(tmp_path)
+    async with Receiver([200]) as hook:
+        job = await client.enqueue(
+            redis,
+            "generate_thumbnails",
+            keys.thumbnails_job_id("missing"),
+            ThumbnailsPayload(media_id="missing"),
+            webhook_url=hook.url,
+        )
+        async with running_worker(settings):  # the job fails (NOT_FOUND), then it is delivered
+            await wait_until(lambda: delivered(hooks_db, job.job_id))
+    [got] = hook.verified
+    assert got.event["type"] == "job.failed"
+    assert got.event["data"]["job_id"] == job.job_id
+    assert got.event["data"]["error"]["code"] == "NOT_FOUND"
+    assert got.event["data"]["attempts"] == 1
+    [row] = await outbox.list_for_job(hooks_db, job.job_id)
+    assert row.status == "DELIVERED" and row.webhook_id == got.headers["webhook-id"]
+
+
+async def test_a_function_default_target_gets_the_success_with_its_result(
+    hooks_db: Pool, redis: ArqRedis, storage: Storage, tmp_path: Path
+) -> None:
+    image = tmp_path / "a.jpg"
+    pyvips.Image.black(64, 48).jpegsave(str(image))
+    async with Receiver([200]) as hook:
+        settings = hook_settings(tmp_path, WEBHOOK_URLS=f"generate_thumbnails={hook.url}")
+        # the same storage folder as the `storage` fixture's
+        media = (await ingest_file(hooks_db, storage, redis, image)).media
+        async with running_worker(settings):
+            await wait_until(lambda: received(hook))
+            await run_burst(settings)  # and nothing else comes
+    [got] = hook.verified  # thumbnails only: process_upload has no target
+    assert got.event["type"] == "job.succeeded"
+    assert got.event["data"]["function"] == "generate_thumbnails"
+    assert got.event["data"]["result"]["media_id"] == media.id
+    assert {d["type"] for d in got.event["data"]["result"]["derivatives"]} >= {"THUMBNAIL"}
+
+
+async def test_a_webhook_url_that_is_not_http_is_refused_at_enqueue(redis: ArqRedis) -> None:
+    with pytest.raises(targets.TargetRefusedError):
+        await client.enqueue(
+            redis,
+            "generate_thumbnails",
+            keys.thumbnails_job_id("m9"),
+            ThumbnailsPayload(media_id="m9"),
+            webhook_url="file:///etc/passwd",
+        )
+    assert await redis.zcard(keys.QUEUE_NAME) == 0

@@ -28,7 +28,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mediaworker import keys
 from mediaworker.config import RedisConfig, Settings
+from mediaworker.events.progress import read as read_progress
+from mediaworker.events.targets import check_url
 from mediaworker.payloads import (
+    WEBHOOK_OPTION,
     EnhanceImagePayload,
     GenerateImagePayload,
     ImageQuality,
@@ -229,14 +232,18 @@ async def enqueue(
     priority: int = DEFAULT_PRIORITY,
     defer_s: float | None = None,
     rerun: bool = False,
+    webhook_url: str | None = None,
 ) -> Job:
     """Enqueue under `job_id` at `priority` (lower runs first), after `defer_s` if given.
 
     With `rerun`, a kept result of an earlier run does not block the new run. A job not
     started within QUEUE_JOB_EXPIRES_S (the pool's `expires_extra_ms`) is dropped by arq; the
-    reconciler enqueues its work again.
+    reconciler enqueues its work again. With `webhook_url`, the job's final success or failure
+    is POSTed there, signed (events/webhooks.py).
     """
     kwargs = payload.model_dump(mode="json")
+    if webhook_url is not None:
+        kwargs[WEBHOOK_OPTION] = check_url(webhook_url, allow_private=True).geturl()
     expires_s = pool.expires_extra_ms / 1000
 
     async def add() -> bool:
@@ -267,6 +274,7 @@ class JobState:
     error: dict[str, str] | None = None
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+    progress: dict[str, Any] | None = None  # the latest {fraction, stage, updated_at}
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -278,12 +286,14 @@ async def job_status(pool: ArqRedis, job_id: str) -> JobState:
     info = await job.info()
     if info is None:
         return JobState(job_id, status.value)
+    reported = await read_progress(pool, job_id)
     state = JobState(
         job_id,
         status.value,
         function=info.function,
         tries=info.job_try or 0,
         enqueued_at=info.enqueue_time,
+        progress=None if reported is None else asdict(reported),
     )
     if status is not JobStatus.complete:
         return state

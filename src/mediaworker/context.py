@@ -22,6 +22,7 @@ from mediaworker.db.migrate import migrate
 from mediaworker.db.pool import Pool, create_db_pool
 from mediaworker.errors import map_error
 from mediaworker.events import progress as job_progress
+from mediaworker.events.outbox import OutboxWriter
 from mediaworker.logging import configure_logging
 from mediaworker.priorities import PROMOTE_EVERY_S, promote_due
 from mediaworker.processing.pool import CpuPool
@@ -44,6 +45,7 @@ class Context:
     exit_stack: AsyncExitStack
     providers: Providers  # the AI providers chosen by the settings (providers/__init__.py)
     tracker: Tracker  # job_runs rows, in-progress keys and stats, written in batches
+    outbox: OutboxWriter  # webhook events of job ends, written off the job's path
 
     async def progress(self, fraction: float, stage: str | None = None) -> None:
         """Report the running job's progress, 0..1, and its stage (events/progress.py)."""
@@ -65,6 +67,9 @@ async def startup(ctx: dict[str, Any]) -> None:
         tracker = Tracker(db, ctx["redis"])
         tracker.start()
         stack.push_async_callback(tracker.close)  # closed (flushed) before the pool
+        outbox = OutboxWriter(db, ctx["redis"], settings.webhooks)
+        outbox.start()
+        stack.push_async_callback(outbox.close)
         storage = await open_storage(settings.storage)
         stack.push_async_callback(storage.close)
         cpu = CpuPool(settings.queue.cpu_workers)
@@ -93,6 +98,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         stack,
         providers=providers,
         tracker=tracker,
+        outbox=outbox,
     )
     logger.bind(worker=worker_name).info("worker started")
 

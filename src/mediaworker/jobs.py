@@ -39,7 +39,8 @@ from mediaworker.context import Context, get_context
 from mediaworker.db import job_runs
 from mediaworker.db.job_runs import RunStatus
 from mediaworker.errors import ErrorCode, JobFailedError, MappedError, backoff_s, map_error
-from mediaworker.payloads import Payload
+from mediaworker.events import progress, webhooks
+from mediaworker.payloads import WEBHOOK_OPTION, Payload
 from mediaworker.tracking import RunRecord
 
 ARQ_MAX_TRIES = 1_000_000
@@ -64,6 +65,7 @@ class JobInfo:
     job_try: int
     enqueued_at: dt.datetime
     score: float | None = None
+    webhook_url: str | None = None  # the producer's `webhook_url` option (events/webhooks.py)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,10 @@ def tracked(
     spec = JobSpec(fn.__name__, fn, get_type_hints(fn)["payload"], timeout_s, on_failure)
 
     async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
-        info = JobInfo(ctx["job_id"], ctx["job_try"], ctx["enqueue_time"], ctx.get("score"))
+        webhook_url = kwargs.pop(WEBHOOK_OPTION, None)  # an option, not the payload
+        info = JobInfo(
+            ctx["job_id"], ctx["job_try"], ctx["enqueue_time"], ctx.get("score"), webhook_url
+        )
         return await run_job(spec, get_context(ctx), info, kwargs)
 
     run.__name__ = run.__qualname__ = spec.name
@@ -110,6 +115,7 @@ def tracked(
 async def run_job(spec: JobSpec, ctx: Context, job: JobInfo, kwargs: dict[str, Any]) -> Any:
     run = await _start_run(spec, ctx, job, kwargs)
     _CURRENT_RUN.set(RunInfo(job.job_id, spec.name, run.attempt))
+    progress.start(ctx.redis, job.job_id)
     ctx.tracker.job_started(job.job_id)
     try:
         return await _attempt(spec, ctx, job, run, kwargs)
@@ -173,7 +179,10 @@ async def _attempt(
         # DEBUG: a log line costs loguru ~45 us, a third of what tracking may cost in all;
         # every attempt is in job_runs and the metrics anyway. Failures log at WARNING+.
         log.bind(outcome="succeeded", duration_ms=_ms_since(started)).debug("job succeeded")
-        return result.model_dump(mode="json")
+        data = result.model_dump(mode="json")
+        await progress.finish()
+        _job_ended(spec, ctx, job, run, result=data)
+        return data
     finally:
         metrics.JOBS_RUNNING.labels(spec.name).dec()
         metrics.JOB_SECONDS.labels(spec.name).observe(time.perf_counter() - started)
@@ -212,6 +221,7 @@ async def _after_failure(
     if error.throttled:  # our rate limiter: wait for a slot, not an attempt
         arq_defer_s = await _defer(ctx, job, error.retry_after_s or 1.0)
         _finish(ctx, run, RunStatus.DEFERRED, error)
+        metrics.RATE_LIMIT_DEFERRALS.labels(spec.name).inc()
         log.bind(outcome="deferred", defer_s=round(error.retry_after_s or 1.0, 2)).info(
             error.message
         )
@@ -224,6 +234,7 @@ async def _after_failure(
         _finish(ctx, run, RunStatus.RETRYING, error)
         ctx.tracker.count(keys.STATS_RETRIED, spec.name)
         metrics.JOBS.labels(spec.name, "retrying").inc()
+        metrics.JOB_RETRIES.labels(spec.name, error.code.value).inc()
         log.bind(outcome="retrying", defer_s=round(defer_s, 2)).warning(error.message)
         raise Retry(defer=arq_defer_s)
     _finish(ctx, run, RunStatus.FAILED, error)
@@ -234,8 +245,35 @@ async def _after_failure(
             log.bind(outcome="failed").error(f"on_failure hook failed: {map_error(exc).message}")
     ctx.tracker.count(keys.STATS_FAILED, spec.name)
     metrics.JOBS.labels(spec.name, "failed").inc()
+    metrics.JOB_FAILURES.labels(spec.name, error.code.value).inc()
+    _job_ended(spec, ctx, job, run, error=error)
     log.bind(outcome="failed").error(error.message)
     raise JobFailedError(error)
+
+
+def _job_ended(
+    spec: JobSpec,
+    ctx: Context,
+    job: JobInfo,
+    run: RunRecord,
+    *,
+    result: Any = None,
+    error: MappedError | None = None,
+) -> None:
+    """The final end of a job with a webhook target: its event to the outbox (off the path)."""
+    url = webhooks.target_of(ctx.settings.webhooks, spec.name, job.webhook_url)
+    if url is None:
+        return
+    end = webhooks.JobEnd(
+        job_id=job.job_id,
+        function=spec.name,
+        enqueued_at=job.enqueued_at,
+        attempts=run.attempt,
+        finished_at=run.finished_at or dt.datetime.now(dt.UTC),
+        result=result,
+        error=error,
+    )
+    ctx.outbox.add(end, url)
 
 
 async def _defer(ctx: Context, job: JobInfo, defer_s: float) -> float:

@@ -15,6 +15,11 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 MediaId = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
+# A job option a producer may pass beside the payload's fields (no payload has a field of that
+# name): where to POST the job's final success or failure (events/webhooks.py).
+WEBHOOK_OPTION = "webhook_url"
+
+
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -80,6 +80,13 @@ def start(redis: ArqRedis, job_id: str) -> Reporter:
     return reporter
 
 
+async def finish() -> None:
+    """The job succeeded: 1.0, stage "done", if it reported progress at all."""
+    reporter = _REPORTER.get()
+    if reporter is not None and reporter.last is not None:
+        await reporter.report(1.0, "done")
+
+
 async def report(fraction: float, stage: str | None = None) -> None:
     """Report the running job's progress; nothing outside a job."""
     reporter = _REPORTER.get()

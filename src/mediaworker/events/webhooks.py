@@ -38,6 +38,8 @@ EVENT_SUCCEEDED = "job.succeeded"
 EVENT_FAILED = "job.failed"
 DELIVERY_FUNCTION = "deliver_webhook"
 DELIVERY_PRIORITY = 5  # before the default (10): a callback is small and someone waits on it
+# Jobs no producer enqueues: WEBHOOK_URL is not their target.
+INTERNAL_FUNCTIONS = frozenset({"reconcile_media", "claim_tts_jobs", "requeue_webhooks"})
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,20 @@ def signed_headers(
     }
 
 
-def target_of(config: WebhookConfig, function: str, given: str | None) -> str | None:
-    """The job's own target, else the default for its function; deliveries get none."""
+def target_of(config: WebhookConfig, function: str, given: Any) -> str | None:
+    """The job's own target, else the default for its function; internal jobs get no default
+    and deliveries no webhook at all."""
     if function == DELIVERY_FUNCTION:
         return None
-    return given or config.target_for(function)
+    if isinstance(given, str) and given:
+        return given
+    return None if function in INTERNAL_FUNCTIONS else config.target_for(function)
+
+
+def new_event(config: WebhookConfig, end: JobEnd, url: str) -> outbox.NewEvent:
+    msg_id = webhook_id(end.job_id, end.enqueued_at)
+    event = event_of(end, max_body_bytes=config.max_body_bytes)
+    return outbox.NewEvent(msg_id, end.job_id, end.function, event["type"], url, event)
 
 
 async def job_ended(db: Pool, redis: ArqRedis, config: WebhookConfig, end: JobEnd, url: str) -> str:
@@ -117,14 +128,14 @@ async def job_ended(db: Pool, redis: ArqRedis, config: WebhookConfig, end: JobEn
     Writing the same job end again changes nothing; a delivery job lost between the two steps
     (Redis flushed) is enqueued again by `requeue_stale()`.
     """
-    msg_id = webhook_id(end.job_id, end.enqueued_at)
-    event = event_of(end, max_body_bytes=config.max_body_bytes)
-    await outbox.add(
-        db,
-        outbox.NewEvent(msg_id, end.job_id, end.function, event["type"], url, event),
-    )
-    await enqueue_delivery(redis, msg_id)
-    return msg_id
+    event = new_event(config, end, url)
+    await write(db, redis, event)
+    return event.webhook_id
+
+
+async def write(db: Pool, redis: ArqRedis, event: outbox.NewEvent) -> None:
+    await outbox.add(db, event)
+    await enqueue_delivery(redis, event.webhook_id)
 
 
 async def enqueue_delivery(redis: ArqRedis, msg_id: str, *, rerun: bool = False) -> None:
