@@ -14,6 +14,7 @@ from arq.connections import ArqRedis
 from conftest import make_settings, run_burst, running_worker, wait_until
 from mediaworker import client, keys
 from mediaworker.config import Settings, WebhookConfig
+from mediaworker.db import job_runs
 from mediaworker.db import webhooks as outbox
 from mediaworker.db.pool import Pool
 from mediaworker.errors import ErrorCode, MappedError, map_error
@@ -300,3 +301,24 @@ async def test_a_webhook_url_that_is_not_http_is_refused_at_enqueue(redis: ArqRe
             webhook_url="file:///etc/passwd",
         )
     assert await redis.zcard(keys.QUEUE_NAME) == 0
+
+
+async def test_a_target_that_never_answers_holds_no_worker_slot_for_long(
+    hooks_db: Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    settings = hook_settings(tmp_path, WEBHOOK_TIMEOUT_S=1)
+    one_slot = settings.queue.model_copy(update={"concurrency": 1})
+    settings = settings.model_copy(update={"queue": one_slot})
+    async with Receiver([0], stall_s=4) as hook:
+        msg_id = await job_ended(hooks_db, redis, settings.webhooks, an_end(), hook.url)
+        other = await client.enqueue_thumbnails(redis, "not-there")  # runs after the delivery
+        async with running_worker(settings):
+
+            async def other_ran() -> bool:
+                runs = await job_runs.list_for_job(hooks_db, other.job_id)
+                return any(r["status"] == "FAILED" for r in runs)
+
+            await wait_until(other_ran, timeout_s=5)
+        row = await outbox.get(hooks_db, msg_id)
+    assert row is not None and row.status == "PENDING", "to be tried again"
+    assert (row.last_error or "").startswith("TIMEOUT")
