@@ -9,6 +9,7 @@ the last derivative it expected (ERROR with a code when the job fails for good).
 Idempotency: job id `preview-{media_id}`; a run that finds the PREVIEW derivative returns it
 without work, unless `force`.
 Retries: STORAGE, NETWORK, TIMEOUT retried with backoff; BAD_INPUT, NOT_FOUND fail at once.
+Progress: preview encoding (ffmpeg's -progress) to 0.9, storing, done.
 """
 
 from __future__ import annotations

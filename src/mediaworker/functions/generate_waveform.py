@@ -9,6 +9,7 @@ when the job fails for good).
 Idempotency: job id `waveform-{media_id}`; a run that finds the four derivatives returns them
 without work, unless `force`.
 Retries: STORAGE, NETWORK, TIMEOUT retried with backoff; BAD_INPUT, NOT_FOUND fail at once.
+Progress: decoding (ffmpeg's -progress) to 0.7, drawing, storing, done.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ Idempotency: job id `transcribe-{media_id}`: one run while the job or its kept r
 every run that completes adds a version (a forced rerun is a new transcription).
 Retries: RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (no audio, unreadable)
 and NOT_FOUND fail at once.
+Progress: splitting, then transcribing: 0.1 + 0.85 x chunks done / chunks; done.
 """
 
 from __future__ import annotations
