@@ -9,7 +9,7 @@ Idempotency: job id `speech-{hash}` (client.enqueue_speech) or `tts-job-{row id}
 a stored phrase is returned without a provider call.
 Retries: RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (too long, refused)
 and NOT_CONFIGURED fail at once.
-Progress: synthesizing, storing, done (a stored phrase: done at once).
+Progress: synthesizing, storing, done (a phrase found stored reports none).
 """
 
 from __future__ import annotations
