@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import pyvips
 from arq.connections import ArqRedis
+from prometheus_client import REGISTRY
 
 from conftest import make_settings, run_burst, running_worker, wait_until
 from mediaworker import client, keys
@@ -66,6 +67,11 @@ async def wait_for_status(db: Pool, msg_id: str, status: str) -> outbox.OutboxRo
     return row
 
 
+def deliveries(outcome: str) -> float:
+    found = REGISTRY.get_sample_value("mediaworker_webhook_deliveries_total", {"outcome": outcome})
+    return found or 0.0
+
+
 async def received(hook: Receiver) -> bool:
     return bool(hook.received)
 
@@ -108,6 +114,7 @@ async def test_500_then_200_is_delivered_once_with_the_same_webhook_id(
     hooks_db: Pool, redis: ArqRedis, tmp_path: Path
 ) -> None:
     settings = hook_settings(tmp_path)
+    counted = {o: deliveries(o) for o in ("delivered", "PROVIDER_DOWN")}
     async with Receiver([500, 200]) as hook:
         msg_id = await job_ended(hooks_db, redis, settings.webhooks, an_end(), hook.url)
         async with running_worker(settings):
@@ -120,6 +127,10 @@ async def test_500_then_200_is_delivered_once_with_the_same_webhook_id(
     assert event["data"]["job_id"] == "thumbnails-m1"
     assert event["data"]["result"] == {"media_id": "m1", "width": 640}
     assert row.attempts == 2 and row.last_status_code == 200
+    assert {o: deliveries(o) - n for o, n in counted.items()} == {
+        "delivered": 1,
+        "PROVIDER_DOWN": 1,
+    }
 
 
 async def test_the_same_job_end_written_twice_is_one_event(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from mediaworker import metrics
 from mediaworker.config import WebhookConfig
 from mediaworker.errors import (
     BadInputError,
@@ -27,10 +28,33 @@ from mediaworker.errors import (
     ProviderDownError,
     RateLimitError,
     TimeoutExceededError,
+    map_error,
 )
 from mediaworker.events import targets
 
 USER_AGENT = "mediaworker-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Tried:
+    """One try: the answer's status if there was one, and the error if it was no 2xx."""
+
+    status: int | None
+    error: Exception | None
+
+
+async def attempt(url: str, body: str, headers: dict[str, str], config: WebhookConfig) -> Tried:
+    """`post()` and `Answer.check()`, counted in the metrics by outcome; never raises."""
+    answer: Answer | None = None
+    try:
+        answer = await post(url, body, headers, config)
+        answer.check()
+    except Exception as exc:
+        code = map_error(exc).code.value
+        metrics.WEBHOOK_DELIVERIES.labels(code).inc()
+        return Tried(None if answer is None else answer.status, exc)
+    metrics.WEBHOOK_DELIVERIES.labels("delivered").inc()
+    return Tried(answer.status, None)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediaworker import metrics
 from mediaworker.context import Context
 from mediaworker.db import webhooks as outbox
 from mediaworker.errors import MappedError, NotFoundError, map_error
@@ -31,21 +30,12 @@ async def deliver_webhook(ctx: Context, payload: DeliverWebhookPayload) -> Deliv
         return _result(row, skipped=True)
     config = ctx.settings.webhooks
     body = body_of(row.payload)
-    answer: delivery.Answer | None = None
-    try:
-        answer = await delivery.post(
-            row.url, body, signed_headers(config.secret, row.webhook_id, body), config
-        )
-        answer.check()
-    except Exception as exc:
-        status_code = answer.status if answer else None
-        await outbox.record_try(
-            ctx.db, row.webhook_id, status_code=status_code, error=map_error(exc)
-        )
-        metrics.WEBHOOK_DELIVERIES.labels("failed_try").inc()
-        raise
-    await outbox.record_try(ctx.db, row.webhook_id, status_code=answer.status, error=None)
-    metrics.WEBHOOK_DELIVERIES.labels("delivered").inc()
+    headers = signed_headers(config.secret, row.webhook_id, body)
+    tried = await delivery.attempt(row.url, body, headers, config)
+    error = None if tried.error is None else map_error(tried.error)
+    await outbox.record_try(ctx.db, row.webhook_id, status_code=tried.status, error=error)
+    if tried.error is not None:
+        raise tried.error
     done = await outbox.get(ctx.db, row.webhook_id)
     return _result(done or row, skipped=False)
 
@@ -53,7 +43,6 @@ async def deliver_webhook(ctx: Context, payload: DeliverWebhookPayload) -> Deliv
 async def mark_webhook_failed(ctx: Context, payload: Any, error: MappedError) -> None:
     """on_failure hook: the event stays in the outbox as FAILED, with its last error."""
     await outbox.mark_failed(ctx.db, payload.webhook_id)
-    metrics.WEBHOOK_DELIVERIES.labels("gave_up").inc()
 
 
 def _result(row: outbox.OutboxRow, *, skipped: bool) -> DeliverWebhookResult:
