@@ -333,3 +333,16 @@ async def test_a_target_that_never_answers_holds_no_worker_slot_for_long(
         row = await outbox.get(hooks_db, msg_id)
     assert row is not None and row.status == "PENDING", "to be tried again"
     assert (row.last_error or "").startswith("TIMEOUT")
+
+
+async def test_a_plain_arq_producer_may_pass_the_option_and_a_hostile_value_is_ignored(
+    hooks_db: Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    settings = hook_settings(tmp_path)
+    await redis.enqueue_job(
+        "generate_thumbnails", media_id="gone", webhook_url=["not", "a", "url"], _job_id="t-gone"
+    )
+    await run_burst(settings)
+    [run] = await job_runs.list_for_job(hooks_db, "t-gone")
+    assert run["error_code"] == "NOT_FOUND", "the option is not taken for a payload field"
+    assert await outbox.list_for_job(hooks_db, "t-gone") == []

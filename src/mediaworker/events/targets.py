@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -111,6 +110,6 @@ def _as_address(host: str) -> IPAddress | None:
         return None
 
 
-def resolver(*, allow_private: bool) -> Any:
+def resolver(*, allow_private: bool) -> AbstractResolver:
     """The resolver for a delivery's connector: guarded unless private targets are allowed."""
     return DefaultResolver() if allow_private else GuardedResolver()
