@@ -49,9 +49,9 @@ from mediaworker import keys
 from mediaworker.config import DatabaseConfig, QueueConfig, RedisConfig, Settings, StorageConfig
 from mediaworker.context import Context
 from mediaworker.db.migrate import migrate
-from mediaworker.jobs import tracked
 from mediaworker.payloads import Payload, Result
-from mediaworker.serializer import deserialize, serialize
+from mediaworker.queue.serializer import deserialize, serialize
+from mediaworker.queue.wrapper import tracked
 from mediaworker.settings import worker_options
 
 ARQ_DEFAULT_POLL_S = 0.5

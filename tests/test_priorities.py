@@ -10,7 +10,7 @@ from conftest import make_settings, run_burst
 from mediaworker import client, keys
 from mediaworker.config import Settings
 from mediaworker.db.pool import Pool
-from mediaworker.priorities import LEVEL, priority_of
+from mediaworker.queue.priorities import LEVEL, priority_of
 from mediaworker.settings import worker_options
 from slow_worker import FlakyPayload, NapPayload, extra_functions
 

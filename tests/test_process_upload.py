@@ -34,7 +34,7 @@ from mediaworker.payloads import (
     VideoThumbnailPayload,
     WaveformPayload,
 )
-from mediaworker.priorities import priority_of
+from mediaworker.queue.priorities import priority_of
 from mediaworker.storage.base import Storage
 from test_audio_video_jobs import POSTER, WAVEFORM, with_settings
 from test_generate_thumbnails import photo

@@ -14,7 +14,7 @@ from mediaworker.client import redis_settings
 from mediaworker.config import Settings
 from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError
-from mediaworker.serializer import deserialize, serialize
+from mediaworker.queue.serializer import deserialize, serialize
 
 
 def test_round_trip_of_a_job_and_of_a_failed_result() -> None:

@@ -44,8 +44,8 @@ from mediaworker.payloads import (
     VideoThumbnailPayload,
     WaveformPayload,
 )
-from mediaworker.priorities import DEFAULT_PRIORITY, enqueue_at_priority
-from mediaworker.serializer import deserialize, serialize
+from mediaworker.queue.priorities import DEFAULT_PRIORITY, enqueue_at_priority
+from mediaworker.queue.serializer import deserialize, serialize
 
 
 class SafeRedisSettings(RedisSettings):

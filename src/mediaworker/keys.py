@@ -53,7 +53,7 @@ STATS_COMPLETED = f"{PREFIX}stats:completed"
 STATS_FAILED = f"{PREFIX}stats:failed"
 STATS_RETRIED = f"{PREFIX}stats:retried"
 
-# Priorities (see priorities.py). The counter never expires; the deferred set and its
+# Priorities (see queue/priorities.py). The counter never expires; the deferred set and its
 # priorities hash hold a job only while it waits for its retry or `defer_s`.
 PRIORITY_SEQ = f"{PREFIX}priority:seq"
 DEFERRED = f"{PREFIX}deferred"  # zset {job_id: due time in ms}
@@ -65,7 +65,7 @@ IN_PROGRESS_TTL_S = 15.0
 IN_PROGRESS_REFRESH_S = 5.0
 
 # AI: the prompt cache {request hash: media id}, kept PROMPT_CACHE_TTL_SECONDS; the rate
-# limiter's sliding windows, zsets of call times kept one window long (ratelimit.py).
+# limiter's sliding windows, zsets of call times kept one window long (queue/ratelimit.py).
 PROMPT_CACHE_PREFIX = f"{PREFIX}prompt-cache:"
 RATE_LIMIT_PREFIX = f"{PREFIX}rate-limit:"
 

@@ -27,8 +27,8 @@ from mediaworker.functions.reconcile_media import reconcile_media
 from mediaworker.functions.synthesize_speech import mark_tts_job_failed, synthesize_speech
 from mediaworker.functions.transcribe_audio import transcribe_audio
 from mediaworker.functions.upscale_image import upscale_image
-from mediaworker.jobs import ARQ_MAX_TRIES, tracked
-from mediaworker.serializer import deserialize, serialize
+from mediaworker.queue.serializer import deserialize, serialize
+from mediaworker.queue.wrapper import ARQ_MAX_TRIES, tracked
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:

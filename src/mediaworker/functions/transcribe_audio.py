@@ -22,8 +22,8 @@ from mediaworker.errors import BadInputError
 from mediaworker.functions.ai_common import transcribe_file
 from mediaworker.functions.audio_video import fetched_original, probe_file
 from mediaworker.functions.common import load_media
-from mediaworker.jobs import current_run
 from mediaworker.payloads import TranscribePayload, TranscribeResult
+from mediaworker.queue.wrapper import current_run
 
 AUDIO_KINDS = (media_db.MediaKind.AUDIO, media_db.MediaKind.VIDEO, media_db.MediaKind.UNKNOWN)
 
