@@ -17,13 +17,15 @@ from arq.connections import ArqRedis
 
 from ai_stand_ins import KEYS, TRANSCRIPT, AiStandIn, ai_settings
 from conftest import TESTDATA, run_burst
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.config import Settings
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs, transcriptions, tts_jobs
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.payloads import ClaimTtsPayload
+from mediaworker.queue import keys
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 from test_providers_local import photo, probe_seconds
 
@@ -45,7 +47,7 @@ async def api() -> AsyncIterator[AiStandIn]:
 async def upload(db: Pool, storage: Storage, path: Path, kind: str = "IMAGE") -> media_db.Media:
     """An upload's row and original, as a producer writes them (no job enqueued)."""
     media_id = uuid.uuid4().hex
-    key = keys.original_key(media_id, path.suffix)
+    key = layout.original_key(media_id, path.suffix)
     stored = await storage.put_file(key, path, content_type="application/octet-stream")
     new = media_db.NewMedia(
         media_id, media_db.MediaKind(kind), key, path.name, None, stored.size_bytes

@@ -18,7 +18,7 @@ from arq.connections import ArqRedis
 
 from conftest import manifest, run_burst
 from media_fixtures import clip, ffmpeg_descendants, silence, tone
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.config import Settings
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs
@@ -26,6 +26,8 @@ from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.ingest import ingest_file
 from mediaworker.payloads import Derivative
+from mediaworker.queue import keys
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
 WAVEFORM = {"WAVEFORM_JSON", "WAVEFORM_DAT", "WAVEFORM_SVG", "WAVEFORM_PNG"}
@@ -97,8 +99,8 @@ async def test_an_audio_upload_gets_a_waveform_in_four_formats_and_is_ready(
         "image/svg+xml",
     )
     for derivative in made.values():
-        ext = keys.DERIVATIVE_FORMATS[keys.DerivativeType(derivative.type)][1]
-        assert derivative.storage_key == keys.derivative_key(media.id, derivative.type, ext)
+        ext = layout.DERIVATIVE_FORMATS[layout.DerivativeType(derivative.type)][1]
+        assert derivative.storage_key == layout.derivative_key(media.id, derivative.type, ext)
         assert len(await storage.get(derivative.storage_key)) == derivative.size_bytes
 
 

@@ -11,13 +11,15 @@ import pyvips
 from arq.connections import ArqRedis
 
 from conftest import make_settings, manifest, run_burst
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.config import Settings
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.ingest import ingest_file
+from mediaworker.queue import keys
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
 
@@ -53,7 +55,7 @@ async def test_three_sizes_are_stored_and_the_row_is_ready(
     assert (found["MEDIUM"].width, found["MEDIUM"].height) == (800, 533)
     assert (found["LARGE"].width, found["LARGE"].height) == (1620, 1080)
     for derivative in found.values():
-        assert derivative.storage_key == keys.derivative_key(media.id, derivative.type, "jpg")
+        assert derivative.storage_key == layout.derivative_key(media.id, derivative.type, "jpg")
         stored = await storage.get(derivative.storage_key)
         assert len(stored) == derivative.size_bytes
         image = pyvips.Image.new_from_buffer(stored, "")

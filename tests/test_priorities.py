@@ -7,9 +7,10 @@ import time
 from arq.connections import ArqRedis
 
 from conftest import make_settings, run_burst
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.config import Settings
 from mediaworker.db.pool import Pool
+from mediaworker.queue import inspect, keys
 from mediaworker.queue.priorities import LEVEL, priority_of
 from mediaworker.settings import worker_options
 from slow_worker import FlakyPayload, NapPayload, extra_functions
@@ -70,7 +71,7 @@ async def test_a_deferred_job_waits_then_runs_at_its_priority(
     db: Pool, redis: ArqRedis, settings: Settings
 ) -> None:
     await client.enqueue(redis, "nap", "later", NapPayload(seconds=0), priority=0, defer_s=0.6)
-    stats = await client.queue_stats(redis)
+    stats = await inspect.queue_stats(redis)
     assert (stats.queued, stats.deferred) == (0, 1)
     for i in range(60):
         await client.enqueue(redis, "nap", f"bulk-{i:02}", NapPayload(seconds=0.02), priority=50)

@@ -14,7 +14,7 @@ from arq.connections import ArqRedis
 
 from conftest import run_burst
 from media_fixtures import clip, concat_list, hls_playlist, mp3_with_cover, tone
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.config import Settings
 from mediaworker.context import Context, get_context, shutdown, startup
 from mediaworker.db import derivatives as derivatives_db
@@ -34,6 +34,7 @@ from mediaworker.payloads import (
     VideoThumbnailPayload,
     WaveformPayload,
 )
+from mediaworker.queue import keys
 from mediaworker.queue.priorities import priority_of
 from mediaworker.storage.base import Storage
 from test_audio_video_jobs import POSTER, WAVEFORM, with_settings

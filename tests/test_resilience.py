@@ -22,10 +22,11 @@ import redis as sync_redis
 from arq.connections import ArqRedis
 
 from conftest import DATABASE_URL, REDIS_URL, make_settings, wait_until
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.config import RedisConfig
 from mediaworker.db import job_runs
 from mediaworker.db.pool import Pool
+from mediaworker.queue import keys
 
 pytestmark = pytest.mark.slow
 TESTS = Path(__file__).parent

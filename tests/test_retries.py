@@ -10,13 +10,13 @@ import pytest
 from arq.connections import ArqRedis
 
 from conftest import make_settings, run_burst, running_worker, wait_until
-from mediaworker import keys
 from mediaworker.config import Settings
 from mediaworker.db import job_runs
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.errors import backoff_s
 from mediaworker.ingest import ingest_file
+from mediaworker.queue import keys
 from mediaworker.storage import open_storage
 from s3_stand_in import make_bucket, s3_config
 from tcp_proxy import TcpProxy

@@ -20,7 +20,6 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from mediaworker import client
 from mediaworker.config import Settings
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs
@@ -29,6 +28,8 @@ from mediaworker.db.migrate import migrate
 from mediaworker.db.pool import Pool, create_db_pool
 from mediaworker.errors import MediaWorkerError, map_error
 from mediaworker.ingest import ingest_file
+from mediaworker.queue import inspect
+from mediaworker.queue.connection import create_pool
 from mediaworker.storage import open_storage
 from mediaworker.storage.base import Storage
 
@@ -55,7 +56,7 @@ async def open_services(settings: Settings, *, storage: bool = False) -> AsyncIt
     async with AsyncExitStack() as stack:
         db = await create_db_pool(settings.database.dsn(), min_size=1, max_size=4)
         stack.push_async_callback(db.close)
-        redis = await client.create_pool(settings)
+        redis = await create_pool(settings)
         stack.push_async_callback(redis.aclose)
         store = await open_storage(settings.storage) if storage else None
         if store is not None:
@@ -138,7 +139,7 @@ async def cmd_media(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_job(args: argparse.Namespace, settings: Settings) -> int:
     async with open_services(settings) as svc:
-        state = (await client.job_status(svc.redis, args.job_id)).as_dict()
+        state = (await inspect.job_status(svc.redis, args.job_id)).as_dict()
         runs = await job_runs.list_for_job(svc.db, args.job_id)
     view = {**state, "runs": runs}
     if args.json:
@@ -166,7 +167,7 @@ async def cmd_job(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     async with open_services(settings) as svc:
-        stats = await client.queue_stats(svc.redis)
+        stats = await inspect.queue_stats(svc.redis)
     if args.json:
         dump_json(stats.as_dict())
         return 0

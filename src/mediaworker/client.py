@@ -1,4 +1,5 @@
-"""What producers import: a pool with the right serializer, typed enqueue helpers, status, stats.
+"""What Python producers import: one typed `enqueue_<job>()` per job, beside `create_pool()`
+(queue/connection.py) and `job_status()` (queue/inspect.py).
 
     pool = await create_pool()
     job = await enqueue_thumbnails(pool, media_id)
@@ -13,21 +14,12 @@ returned as it is.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
 
-from arq.connections import ArqRedis, RedisSettings
-from arq.connections import create_pool as arq_create_pool
-from arq.jobs import Job, JobStatus
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from arq.connections import ArqRedis
+from arq.jobs import Job
 
-from mediaworker import keys
-from mediaworker.config import RedisConfig, Settings
+from mediaworker.ids import normalise_text, request_hash
 from mediaworker.payloads import (
     EnhanceImagePayload,
     GenerateImagePayload,
@@ -44,46 +36,14 @@ from mediaworker.payloads import (
     VideoThumbnailPayload,
     WaveformPayload,
 )
+from mediaworker.queue import keys
+from mediaworker.queue.connection import create_pool
+from mediaworker.queue.inspect import is_queued_or_running, job_status
 from mediaworker.queue.priorities import DEFAULT_PRIORITY, enqueue_at_priority
-from mediaworker.queue.serializer import deserialize, serialize
+from mediaworker.queue.serializer import deserialize
 
-
-class SafeRedisSettings(RedisSettings):
-    """arq's RedisSettings, whose repr would print the password."""
-
-    def __repr__(self) -> str:
-        return f"RedisSettings(host={self.host!r}, port={self.port}, database={self.database})"
-
-
-def redis_settings(config: RedisConfig) -> RedisSettings:
-    """Connection settings that ride out a Redis restart of several seconds.
-
-    Each command is retried with exponential backoff for about 15 s in all, so a worker's poll
-    loop survives a restart instead of dying on the first ConnectionError.
-    """
-    base = RedisSettings.from_dsn(config.dsn())
-    return SafeRedisSettings(
-        **{
-            **base.__dict__,
-            "conn_timeout": 2,
-            "conn_retries": 10,
-            "conn_retry_delay": 1,
-            "retry_on_timeout": True,
-            "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionError],
-            "retry": Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=12),
-        }
-    )
-
-
-async def create_pool(settings: Settings | None = None) -> ArqRedis:
-    settings = settings or Settings()
-    return await arq_create_pool(
-        redis_settings(settings.redis),
-        job_serializer=serialize,
-        job_deserializer=deserialize,
-        default_queue_name=keys.QUEUE_NAME,
-        expires_extra_ms=settings.queue.job_expires_s * 1000,
-    )
+# A producer needs a pool and its job's status beside the enqueue helpers.
+__all__ = ["create_pool", "job_status"]
 
 
 async def enqueue_thumbnails(
@@ -215,7 +175,7 @@ async def enqueue_speech(
     """Enqueue `synthesize_speech`; job id `speech-{hash of voice, format, language, text}`,
     so the same phrase asked twice is one job; its result holds the audio's URL."""
     payload = SpeechPayload(text=text, voice=voice, format=audio_format, language=language)
-    digest = keys.request_hash(voice, audio_format, language, keys.normalise_text(text))
+    digest = request_hash(voice, audio_format, language, normalise_text(text))
     job_id = keys.speech_job_id(digest)
     return await enqueue(pool, "synthesize_speech", job_id, payload, priority=priority)
 
@@ -248,123 +208,3 @@ async def enqueue(
         await pool.delete(keys.result_key(job_id))
         await add()
     return Job(job_id, pool, _queue_name=keys.QUEUE_NAME, _deserializer=deserialize)
-
-
-async def is_queued_or_running(pool: ArqRedis, job_id: str) -> bool:
-    found = await pool.exists(keys.ARQ_JOB_PREFIX + job_id, keys.in_progress_key(job_id))
-    return bool(found)
-
-
-@dataclass(frozen=True)
-class JobState:
-    job_id: str
-    status: str  # deferred | queued | in_progress | complete | not_found
-    function: str | None = None
-    tries: int | None = None
-    enqueued_at: dt.datetime | None = None
-    success: bool | None = None
-    result: Any = None
-    error: dict[str, str] | None = None
-    started_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-async def job_status(pool: ArqRedis, job_id: str) -> JobState:
-    job = Job(job_id, pool, _queue_name=keys.QUEUE_NAME, _deserializer=deserialize)
-    status = await job.status()
-    info = await job.info()
-    if info is None:
-        return JobState(job_id, status.value)
-    state = JobState(
-        job_id,
-        status.value,
-        function=info.function,
-        tries=info.job_try or 0,
-        enqueued_at=info.enqueue_time,
-    )
-    if status is not JobStatus.complete:
-        return state
-    result_info = await job.result_info()
-    if result_info is None:
-        return state
-    failed = not result_info.success
-    return replace(
-        state,
-        success=result_info.success,
-        result=None if failed else result_info.result,
-        error=_as_error(result_info.result) if failed else None,
-        started_at=result_info.start_time,
-        finished_at=result_info.finish_time,
-    )
-
-
-def _as_error(result: Any) -> dict[str, str]:
-    if isinstance(result, dict) and "code" in result:
-        return {"code": str(result["code"]), "message": str(result.get("message", ""))}
-    return {"code": "UNKNOWN", "message": str(result)[:200]}
-
-
-async def _hgetall(pool: ArqRedis, key: str) -> dict[bytes, bytes]:
-    found: dict[bytes, bytes] = await pool.hgetall(key)  # type: ignore[misc]
-    return found
-
-
-async def _count_running(pool: ArqRedis) -> int:
-    """In-progress keys whose job still exists (arq keeps a finished cron job's key 60 s)."""
-    prefix = keys.ARQ_IN_PROGRESS_PREFIX
-    job_ids = [
-        key.decode()[len(prefix) :] async for key in pool.scan_iter(match=prefix + "*", count=1000)
-    ]
-    if not job_ids:
-        return 0
-    async with pool.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.exists(keys.ARQ_JOB_PREFIX + job_id)
-        found = await pipe.execute()
-    return sum(1 for n in found if n)
-
-
-@dataclass(frozen=True)
-class QueueStats:
-    queued: int
-    deferred: int
-    in_progress: int
-    completed: int
-    failed: int
-    retried: int
-    by_function: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-async def queue_stats(pool: ArqRedis) -> QueueStats:
-    """Counts now in Redis: ready to run, deferred (retry or `_defer_by`), running; totals."""
-    now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
-    in_progress = await _count_running(pool)
-    due = await pool.zcount(keys.QUEUE_NAME, "-inf", now_ms)
-    deferred = await pool.zcount(keys.QUEUE_NAME, f"({now_ms}", "+inf")
-    totals = {
-        name: {k.decode(): int(v) for k, v in (await _hgetall(pool, key)).items()}
-        for name, key in (
-            ("completed", keys.STATS_COMPLETED),
-            ("failed", keys.STATS_FAILED),
-            ("retried", keys.STATS_RETRIED),
-        )
-    }
-    by_function: dict[str, dict[str, int]] = {}
-    for outcome, counts in totals.items():
-        for function, count in counts.items():
-            by_function.setdefault(function, {})[outcome] = count
-    return QueueStats(
-        queued=max(due - in_progress, 0),
-        deferred=deferred,
-        in_progress=in_progress,
-        completed=sum(totals["completed"].values()),
-        failed=sum(totals["failed"].values()),
-        retried=sum(totals["retried"].values()),
-        by_function=by_function,
-    )

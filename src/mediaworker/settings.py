@@ -10,8 +10,6 @@ from typing import Any
 
 from arq import cron
 
-from mediaworker import keys
-from mediaworker.client import redis_settings
 from mediaworker.config import Settings
 from mediaworker.context import shutdown, startup
 from mediaworker.functions.claim_tts_jobs import claim_tts_jobs
@@ -27,6 +25,8 @@ from mediaworker.functions.reconcile_media import reconcile_media
 from mediaworker.functions.synthesize_speech import mark_tts_job_failed, synthesize_speech
 from mediaworker.functions.transcribe_audio import transcribe_audio
 from mediaworker.functions.upscale_image import upscale_image
+from mediaworker.queue import keys
+from mediaworker.queue.connection import redis_settings
 from mediaworker.queue.serializer import deserialize, serialize
 from mediaworker.queue.wrapper import ARQ_MAX_TRIES, tracked
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.context import Context
 from mediaworker.db import tts_jobs as tts_jobs_db
 from mediaworker.errors import map_error
 from mediaworker.payloads import ClaimTtsPayload, ClaimTtsResult, SpeechPayload
+from mediaworker.queue import keys
+from mediaworker.queue.inspect import is_queued_or_running
 
 BATCH = 200
 
@@ -26,7 +28,7 @@ async def claim_tts_jobs(ctx: Context, payload: ClaimTtsPayload) -> ClaimTtsResu
     enqueued = []
     for row in await tts_jobs_db.claim(ctx.db, limit=BATCH, stale_after_s=idle_s):
         job_id = keys.tts_row_job_id(row.id)
-        if row.job_id and await client.is_queued_or_running(ctx.redis, job_id):
+        if row.job_id and await is_queued_or_running(ctx.redis, job_id):
             continue
         try:
             work = SpeechPayload(

@@ -13,7 +13,6 @@ BAD_INPUT (unreadable image, refused) and NOT_FOUND fail at once.
 
 from __future__ import annotations
 
-from mediaworker import keys
 from mediaworker.config import Settings
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
@@ -23,6 +22,7 @@ from mediaworker.metering import metered
 from mediaworker.payloads import EnhanceImagePayload, EnhanceImageResult
 from mediaworker.processing import retouch
 from mediaworker.providers.base import Capability, ImageEnhancer
+from mediaworker.storage import layout
 
 
 def auto_enhance(settings: Settings, category: str | None) -> bool:
@@ -33,7 +33,7 @@ def auto_enhance(settings: Settings, category: str | None) -> bool:
 async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceImageResult:
     enhancer = ctx.providers.image_enhancer
     original = await load_image(ctx, payload.media_id)
-    enhanced_id = keys.enhanced_media_id(original.id)
+    enhanced_id = layout.enhanced_media_id(original.id)
     done = await media_db.get(ctx.db, enhanced_id)
     if done is not None and done.status != media_db.MediaStatus.ERROR and not payload.force:
         return _result(ctx, original.id, done, enhancer, skipped=True)
@@ -46,7 +46,7 @@ async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceIm
     origin = media_db.Origin(
         media_db.MediaSource(original.source), original.prompt, True, parent_id=original.id
     )
-    key = keys.enhanced_key(original.id)
+    key = layout.enhanced_key(original.id)
     made = await store_made_image(
         ctx, enhanced_id, key, image.data, origin, original.original_filename
     )

@@ -15,13 +15,13 @@ without using up an attempt.
 
 from __future__ import annotations
 
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.functions.ai_common import PromptCache, store_made_image
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload, GenerateImageResult
 from mediaworker.providers.base import Capability, ImageGenerator
+from mediaworker.storage import layout
 
 
 async def generate_image(ctx: Context, payload: GenerateImagePayload) -> GenerateImageResult:
@@ -41,7 +41,7 @@ async def generate_image(ctx: Context, payload: GenerateImagePayload) -> Generat
         lambda g: g.generate(payload.prompt, size=payload.size, quality=payload.quality),
         meta={"size": payload.size, "quality": payload.quality},
     )
-    key = keys.original_key(payload.media_id, "jpg")
+    key = layout.original_key(payload.media_id, "jpg")
     origin = media_db.Origin(media_db.MediaSource.GENERATED, prompt=payload.prompt)
     media = await store_made_image(ctx, payload.media_id, key, image.data, origin)
     await cache.store(media.id)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.db import media_facts
@@ -45,6 +45,7 @@ from mediaworker.payloads import (
     WaveformPayload,
 )
 from mediaworker.processing.ffmpeg import NotMediaError
+from mediaworker.queue import keys
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,15 @@ from __future__ import annotations
 from mediaworker import client
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
-from mediaworker.keys import (
+from mediaworker.payloads import ProcessUploadPayload, ReconcilePayload, ReconcileResult
+from mediaworker.queue.inspect import is_queued_or_running
+from mediaworker.queue.keys import (
     preview_job_id,
     thumbnails_job_id,
     upload_job_id,
     video_thumbnail_job_id,
     waveform_job_id,
 )
-from mediaworker.payloads import ProcessUploadPayload, ReconcilePayload, ReconcileResult
 
 MEDIA_JOB_IDS = (
     upload_job_id,
@@ -50,6 +51,6 @@ async def reconcile_media(ctx: Context, payload: ReconcilePayload) -> ReconcileR
 
 async def _any_job_queued_or_running(ctx: Context, media_id: str) -> bool:
     for job_id in MEDIA_JOB_IDS:
-        if await client.is_queued_or_running(ctx.redis, job_id(media_id)):
+        if await is_queued_or_running(ctx.redis, job_id(media_id)):
             return True
     return False

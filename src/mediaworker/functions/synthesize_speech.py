@@ -15,28 +15,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import tts_jobs as tts_jobs_db
 from mediaworker.errors import BadInputError, MappedError
+from mediaworker.ids import normalise_text, request_hash
 from mediaworker.metering import metered
 from mediaworker.payloads import SpeechPayload, SpeechResult
 from mediaworker.processing.speech import SPEECH_ENCODINGS
 from mediaworker.providers.base import Capability
+from mediaworker.storage import layout
 
 
 async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResult:
     synthesizer = ctx.providers.speech
-    text = keys.normalise_text(payload.text)
+    text = normalise_text(payload.text)
     limit = ctx.settings.providers.speech_max_chars
     if not text or len(text) > limit:
         raise BadInputError(f"text must have 1 to {limit} characters, it has {len(text)}")
     voice = payload.voice or synthesizer.default_voice
     _, _, content_type, ext = SPEECH_ENCODINGS[payload.format]
-    digest = keys.request_hash(
+    digest = request_hash(
         synthesizer.provider, synthesizer.model, voice, payload.format, payload.language, text
     )
-    key = keys.speech_key(digest, ext)
+    key = layout.speech_key(digest, ext)
     cached = await ctx.storage.exists(key)
     size_bytes = None
     if not cached:

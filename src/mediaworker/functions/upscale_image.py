@@ -12,7 +12,6 @@ Retries: STORAGE, TIMEOUT retried; BAD_INPUT, NOT_FOUND fail at once.
 
 from __future__ import annotations
 
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
@@ -21,8 +20,9 @@ from mediaworker.functions.common import scratch_dir
 from mediaworker.metering import metered
 from mediaworker.payloads import Derivative, UpscalePayload, UpscaleResult
 from mediaworker.providers.base import Capability
+from mediaworker.storage import layout
 
-UPSCALED = keys.DerivativeType.UPSCALED
+UPSCALED = layout.DerivativeType.UPSCALED
 
 
 async def upscale_image(ctx: Context, payload: UpscalePayload) -> UpscaleResult:
@@ -43,7 +43,7 @@ async def upscale_image(ctx: Context, payload: UpscalePayload) -> UpscaleResult:
             lambda u: u.upscale(source, scale=payload.scale, max_pixels=max_pixels),
             meta={"scale": payload.scale},
         )
-    key = keys.derivative_key(media.id, UPSCALED, "jpg")
+    key = layout.derivative_key(media.id, UPSCALED, "jpg")
     stored = await ctx.storage.put(key, image.data, content_type=image.content_type)
     derivative = Derivative(
         type=UPSCALED.value,
