@@ -10,6 +10,7 @@ from mediaworker.config import Settings
 from mediaworker.db.pool import Pool
 from mediaworker.payloads import ThumbnailsPayload
 from mediaworker.queue import inspect, keys
+from mediaworker.queue.enqueue import enqueue_job
 
 
 async def test_the_same_work_enqueued_twice_is_one_job(redis: ArqRedis) -> None:
@@ -51,7 +52,7 @@ async def test_status_of_an_unknown_job_is_not_found(redis: ArqRedis) -> None:
 async def test_a_failed_job_reports_its_code_and_message(
     db: Pool, redis: ArqRedis, settings: Settings
 ) -> None:
-    await client.enqueue(redis, "generate_thumbnails", "t-1", ThumbnailsPayload(media_id="gone"))
+    await enqueue_job(redis, "generate_thumbnails", "t-1", ThumbnailsPayload(media_id="gone"))
     await run_burst(settings)
 
     state = await client.job_status(redis, "t-1")

@@ -5,11 +5,12 @@
     job = await enqueue_thumbnails(pool, media_id)
     print(await job_status(pool, job.job_id))
 
-The job id names the work (`thumbnails-{media_id}`), so enqueueing the same work twice gives
-one job. Without `force`, enqueueing work whose result is still kept returns that job, whose
-result holds the outputs. With `force=True`, a kept result is dropped and the job runs again
-(arq alone would silently return None); if the job is still queued or running, that job is
-returned as it is.
+Each helper builds its job's payload and hands it to `registry.enqueue()`, so its job id and
+default priority are the job's declaration in registry.py. The job id names the work, so
+enqueueing the same work twice gives one job. Without `force`, enqueueing work whose result is
+still kept returns that job, whose result holds the outputs. With `force=True`, a kept result
+is dropped and the job runs again (arq alone would silently return None); if the job is still
+queued or running, that job is returned as it is.
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ import uuid
 from arq.connections import ArqRedis
 from arq.jobs import Job
 
-from mediaworker.ids import normalise_text, request_hash
+from mediaworker import registry
 from mediaworker.payloads import (
     EnhanceImagePayload,
     GenerateImagePayload,
     ImageQuality,
-    Payload,
     ProcessUploadPayload,
     SpeechFormat,
     SpeechPayload,
@@ -36,68 +36,61 @@ from mediaworker.payloads import (
     VideoThumbnailPayload,
     WaveformPayload,
 )
-from mediaworker.queue import keys
-from mediaworker.queue.connection import create_pool
-from mediaworker.queue.inspect import is_queued_or_running, job_status
-from mediaworker.queue.priorities import DEFAULT_PRIORITY, enqueue_at_priority
-from mediaworker.queue.serializer import deserialize
-
-# A producer needs a pool and its job's status beside the enqueue helpers.
-__all__ = ["create_pool", "job_status"]
+from mediaworker.queue.connection import create_pool as create_pool
+from mediaworker.queue.inspect import job_status as job_status
 
 
 async def enqueue_thumbnails(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = 5
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
 ) -> Job:
-    """Enqueue `generate_thumbnails` for one media row; job id `thumbnails-{media_id}`."""
+    """Enqueue `generate_thumbnails` for one media row."""
     payload = ThumbnailsPayload(media_id=media_id, force=force)
-    job_id = keys.thumbnails_job_id(media_id)
-    return await enqueue(
-        pool, "generate_thumbnails", job_id, payload, priority=priority, rerun=force
+    return await registry.enqueue(
+        pool, registry.GENERATE_THUMBNAILS.name, payload, priority=priority, force=force
     )
 
 
 async def enqueue_process_upload(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = 5
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
 ) -> Job:
-    """Enqueue `process_upload`, the one job to enqueue after an upload; job `upload-{id}`.
+    """Enqueue `process_upload`, the one job to enqueue after an upload.
 
     It probes the file, records what it is, and enqueues the jobs it needs (thumbnails,
     waveform, preview, poster frame) at their priorities.
     """
     payload = ProcessUploadPayload(media_id=media_id, force=force)
-    job_id = keys.upload_job_id(media_id)
-    return await enqueue(pool, "process_upload", job_id, payload, priority=priority, rerun=force)
+    return await registry.enqueue(
+        pool, registry.PROCESS_UPLOAD.name, payload, priority=priority, force=force
+    )
 
 
 async def enqueue_waveform(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = 15
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
 ) -> Job:
-    """Enqueue `generate_waveform` (audio, or a video's audio); job id `waveform-{media_id}`."""
+    """Enqueue `generate_waveform` (audio, or a video's audio)."""
     payload = WaveformPayload(media_id=media_id, force=force)
-    job_id = keys.waveform_job_id(media_id)
-    return await enqueue(pool, "generate_waveform", job_id, payload, priority=priority, rerun=force)
+    return await registry.enqueue(
+        pool, registry.GENERATE_WAVEFORM.name, payload, priority=priority, force=force
+    )
 
 
 async def enqueue_video_preview(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = 10
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
 ) -> Job:
-    """Enqueue `generate_video_preview`; job id `preview-{media_id}`."""
+    """Enqueue `generate_video_preview`, a short H.264 clip of a video."""
     payload = VideoPreviewPayload(media_id=media_id, force=force)
-    job_id = keys.preview_job_id(media_id)
-    return await enqueue(
-        pool, "generate_video_preview", job_id, payload, priority=priority, rerun=force
+    return await registry.enqueue(
+        pool, registry.GENERATE_VIDEO_PREVIEW.name, payload, priority=priority, force=force
     )
 
 
 async def enqueue_video_thumbnail(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = 10
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
 ) -> Job:
-    """Enqueue `generate_video_thumbnail`; job id `video-thumbnail-{media_id}`."""
+    """Enqueue `generate_video_thumbnail`, a video's poster frame in the thumbnail sizes."""
     payload = VideoThumbnailPayload(media_id=media_id, force=force)
-    job_id = keys.video_thumbnail_job_id(media_id)
-    return await enqueue(
-        pool, "generate_video_thumbnail", job_id, payload, priority=priority, rerun=force
+    return await registry.enqueue(
+        pool, registry.GENERATE_VIDEO_THUMBNAIL.name, payload, priority=priority, force=force
     )
 
 
@@ -112,26 +105,29 @@ async def enqueue_generate_image(
     quality: ImageQuality = "auto",
     media_id: str | None = None,
     force: bool = False,
-    priority: int = DEFAULT_PRIORITY,
+    priority: int | None = None,
 ) -> Job:
-    """Enqueue `generate_image`; job id `generate-image-{media_id}`, the id of the image to
-    make (a new uuid unless given). Its result names the media row made, or on a prompt-cache
-    hit the earlier image made for the same prompt and options."""
+    """Enqueue `generate_image`, named by the id of the image to make (a new uuid unless
+    given). Its result names the media row made, or on a prompt-cache hit the earlier image
+    made for the same prompt and options."""
     media_id = media_id or uuid.uuid4().hex
     payload = GenerateImagePayload(
         prompt=prompt, media_id=media_id, size=size, quality=quality, force=force
     )
-    job_id = keys.generate_image_job_id(media_id)
-    return await enqueue(pool, "generate_image", job_id, payload, priority=priority, rerun=force)
+    return await registry.enqueue(
+        pool, registry.GENERATE_IMAGE.name, payload, priority=priority, force=force
+    )
 
 
 async def enqueue_enhance_image(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int = DEFAULT_PRIORITY
+    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
 ) -> Job:
-    """Enqueue `enhance_image`; job id `enhance-{media_id}`; the copy is `{media_id}-enhanced`."""
+    """Enqueue `enhance_image`; the enhanced copy is a media row of its own
+    (storage.layout.enhanced_media_id)."""
     payload = EnhanceImagePayload(media_id=media_id, force=force)
-    job_id = keys.enhance_job_id(media_id)
-    return await enqueue(pool, "enhance_image", job_id, payload, priority=priority, rerun=force)
+    return await registry.enqueue(
+        pool, registry.ENHANCE_IMAGE.name, payload, priority=priority, force=force
+    )
 
 
 async def enqueue_upscale(
@@ -140,12 +136,13 @@ async def enqueue_upscale(
     *,
     scale: UpscaleFactor = 2,
     force: bool = False,
-    priority: int = DEFAULT_PRIORITY,
+    priority: int | None = None,
 ) -> Job:
-    """Enqueue `upscale_image` (scale 2 or 4); job id `upscale-{media_id}-{scale}x`."""
+    """Enqueue `upscale_image` (scale 2 or 4); one job per media row and scale."""
     payload = UpscalePayload(media_id=media_id, scale=scale, force=force)
-    job_id = keys.upscale_job_id(media_id, scale)
-    return await enqueue(pool, "upscale_image", job_id, payload, priority=priority, rerun=force)
+    return await registry.enqueue(
+        pool, registry.UPSCALE_IMAGE.name, payload, priority=priority, force=force
+    )
 
 
 async def enqueue_transcription(
@@ -154,13 +151,14 @@ async def enqueue_transcription(
     *,
     language: str | None = None,
     force: bool = False,
-    priority: int = DEFAULT_PRIORITY,
+    priority: int | None = None,
 ) -> Job:
-    """Enqueue `transcribe_audio`; job id `transcribe-{media_id}`. Every run that completes
-    adds a transcription version; `force` runs again while an earlier result is kept."""
+    """Enqueue `transcribe_audio`. Every run that completes adds a transcription version;
+    `force` runs again while an earlier result is kept."""
     payload = TranscribePayload(media_id=media_id, language=language)
-    job_id = keys.transcribe_job_id(media_id)
-    return await enqueue(pool, "transcribe_audio", job_id, payload, priority=priority, rerun=force)
+    return await registry.enqueue(
+        pool, registry.TRANSCRIBE_AUDIO.name, payload, priority=priority, force=force
+    )
 
 
 async def enqueue_speech(
@@ -170,41 +168,9 @@ async def enqueue_speech(
     voice: str | None = None,
     audio_format: SpeechFormat = "mp3",
     language: str | None = None,
-    priority: int = DEFAULT_PRIORITY,
+    priority: int | None = None,
 ) -> Job:
-    """Enqueue `synthesize_speech`; job id `speech-{hash of voice, format, language, text}`,
-    so the same phrase asked twice is one job; its result holds the audio's URL."""
+    """Enqueue `synthesize_speech`, named by a hash of voice, format, language and text, so
+    the same phrase asked twice is one job; its result holds the audio's URL."""
     payload = SpeechPayload(text=text, voice=voice, format=audio_format, language=language)
-    digest = request_hash(voice, audio_format, language, normalise_text(text))
-    job_id = keys.speech_job_id(digest)
-    return await enqueue(pool, "synthesize_speech", job_id, payload, priority=priority)
-
-
-async def enqueue(
-    pool: ArqRedis,
-    function: str,
-    job_id: str,
-    payload: Payload,
-    *,
-    priority: int = DEFAULT_PRIORITY,
-    defer_s: float | None = None,
-    rerun: bool = False,
-) -> Job:
-    """Enqueue under `job_id` at `priority` (lower runs first), after `defer_s` if given.
-
-    With `rerun`, a kept result of an earlier run does not block the new run. A job not
-    started within QUEUE_JOB_EXPIRES_S (the pool's `expires_extra_ms`) is dropped by arq; the
-    reconciler enqueues its work again.
-    """
-    kwargs = payload.model_dump(mode="json")
-    expires_s = pool.expires_extra_ms / 1000
-
-    async def add() -> bool:
-        return await enqueue_at_priority(
-            pool, function, job_id, kwargs, priority=priority, expires_s=expires_s, defer_s=defer_s
-        )
-
-    if not await add() and rerun and not await is_queued_or_running(pool, job_id):
-        await pool.delete(keys.result_key(job_id))
-        await add()
-    return Job(job_id, pool, _queue_name=keys.QUEUE_NAME, _deserializer=deserialize)
+    return await registry.enqueue(pool, registry.SYNTHESIZE_SPEECH.name, payload, priority=priority)

@@ -13,9 +13,12 @@ import re
 import unicodedata
 
 from mediaworker.errors import BadInputError
-from mediaworker.payloads import ID_PATTERN
 
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+# A job id: a rule's prefix and an id or hash, or a producer's own id over HTTP.
+JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$"
 _ID_RE = re.compile(ID_PATTERN)
+_JOB_ID_RE = re.compile(JOB_ID_PATTERN)
 _HEX_RE = re.compile(r"[0-9a-f]{16,128}")
 
 
@@ -23,6 +26,13 @@ def validate_id(value: str, *, what: str = "media_id") -> str:
     if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         shown = repr(value)[:40]
         raise BadInputError(f"{what} {shown} is not valid: use 1-128 letters, digits, '-' or '_'")
+    return value
+
+
+def validate_job_id(value: str) -> str:
+    if not isinstance(value, str) or not _JOB_ID_RE.fullmatch(value):
+        shown = repr(value)[:40]
+        raise BadInputError(f"job id {shown} is not valid: use 1-200 letters, digits, '-' or '_'")
     return value
 
 

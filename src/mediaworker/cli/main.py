@@ -134,7 +134,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from mediaworker.settings import WorkerSettings
 
-    run_worker(WorkerSettings, burst=args.burst)  # type: ignore[arg-type]
+    run_worker(WorkerSettings, burst=args.burst)
     return 0
 
 

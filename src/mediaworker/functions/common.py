@@ -1,4 +1,4 @@
-"""Steps that several jobs share: scratch space, the image renditions, the failure hook."""
+"""Steps that several jobs share: scratch space, loading a row, the image renditions."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mediaworker.config import ImageConfig
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
-from mediaworker.errors import MappedError, NotFoundError
+from mediaworker.errors import NotFoundError
 from mediaworker.payloads import Derivative
 from mediaworker.processing.image import (
     EncodeSpec,
@@ -96,8 +96,3 @@ async def already_done(ctx: Context, media_id: str, types: list[str]) -> list[De
     """The derivatives of `types` when all exist (the job has nothing to do), else None."""
     done = await derivatives_db.list_for(ctx.db, media_id, types)
     return done if len(done) == len(types) else None
-
-
-async def mark_media_failed(ctx: Context, payload: Any, error: MappedError) -> None:
-    """on_failure hook of the media jobs: the row shows ERROR with the code and message."""
-    await media_db.mark_error(ctx.db, payload.media_id, error)

@@ -6,7 +6,8 @@ Side effects: one ai_metrics row; the copy at media/{id}/{id}-enhanced.jpg; a me
 PENDING until its thumbnails (enqueued here) make it READY. The original is untouched.
 Which upload categories are enhanced automatically (AUTO_ENHANCE_CATEGORIES, the original
 deployment's DISP and DECD) is for the upload fan-out to read: `auto_enhance()`.
-Idempotency: job id `enhance-{media_id}`; a rerun that finds the copy returns it, unless force.
+Idempotency: the job id names the row (registry.py); a rerun that finds the copy returns it,
+unless force.
 Retries: as every provider call (RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE);
 BAD_INPUT (unreadable image, refused) and NOT_FOUND fail at once.
 """

@@ -4,10 +4,10 @@ Payload: GenerateImagePayload(prompt, media_id, size="1024x1024", quality="auto"
 Side effects: one ai_metrics row per provider call; the image at media/{id}/{id}-original.jpg;
 a media row (kind IMAGE, source GENERATED, the prompt kept), PENDING until `generate_thumbnails`
 (enqueued here) makes it READY; the prompt cache entry.
-Idempotency: job id `generate-image-{media_id}`; a rerun that finds the row returns it. The
-prompt cache (provider, model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0 turns it off)
-returns an image made for the same request without calling the provider and without a new row:
-the result then names the cached media. `force` skips both.
+Idempotency: the job id names the image to make (registry.py); a rerun that finds the row
+returns it. The prompt cache (provider, model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0
+turns it off) returns an image made for the same request without calling the provider and
+without a new row: the result then names the cached media. `force` skips both.
 Retries: RATE_LIMIT (after Retry-After), PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (a
 refused prompt) and NOT_CONFIGURED fail at once. The shared rate limiter defers the job
 without using up an attempt.

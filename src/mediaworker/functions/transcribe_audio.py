@@ -7,8 +7,8 @@ the provider gives them, with times in the whole recording), provider and model.
 Long audio is sent in 16 kHz mono chunks below the provider's upload limit (OpenAI: 25 MB;
 TRANSCRIPTION_MAX_UPLOAD_BYTES) and at most TRANSCRIPTION_CHUNK_S long; a chunk already
 transcribed is not sent again when the job is retried or deferred.
-Idempotency: job id `transcribe-{media_id}`: one run while the job or its kept result exists;
-every run that completes adds a version (a forced rerun is a new transcription).
+Idempotency: the job id names the row (registry.py): one run while the job or its kept result
+exists; every run that completes adds a version (a forced rerun is a new transcription).
 Retries: RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (no audio, unreadable)
 and NOT_FOUND fail at once.
 """

@@ -5,8 +5,8 @@ Side effects: one ai_metrics row (provider local, model vips-lanczos3, cost 0); 
 media/{id}/{id}-upscaled.jpg; the media_derivatives row UPSCALED (one per media: a run at
 another scale replaces it). The output may have at most UPSCALE_MAX_PIXELS pixels (checked
 from the header before decoding: BAD_INPUT).
-Idempotency: job id `upscale-{media_id}-{scale}x`; a rerun that finds the derivative at that
-scale returns it, unless force.
+Idempotency: the job id names the row and scale (registry.py); a rerun that finds the
+derivative at that scale returns it, unless force.
 Retries: STORAGE, TIMEOUT retried; BAD_INPUT, NOT_FOUND fail at once.
 """
 

@@ -1,11 +1,11 @@
-"""Every Redis key and arq prefix, with its lifetime, and the job-id helpers.
+"""Every Redis key and arq prefix, with its lifetime. Job ids are ruled in registry.py.
 
 The storage key layout is in storage/layout.py; id validation and request hashes in ids.py.
 """
 
 from __future__ import annotations
 
-from mediaworker.ids import validate_hex, validate_id
+from mediaworker.ids import validate_hex
 
 # --- arq (its own prefixes live in arq.constants; the queue name is ours) ------------------
 
@@ -67,52 +67,3 @@ def rate_limit_key(capability: str, provider: str, model: str | None = None) -> 
     """`...:rate-limit:{capability}:{provider}[:{model}]`; names are not user input."""
     parts = [capability, provider] + ([model] if model else [])
     return RATE_LIMIT_PREFIX + ":".join(parts)
-
-
-# --- job ids: the job id names the work ----------------------------------------------------
-
-
-def thumbnails_job_id(media_id: str) -> str:
-    return f"thumbnails-{validate_id(media_id)}"
-
-
-def upload_job_id(media_id: str) -> str:
-    return f"upload-{validate_id(media_id)}"
-
-
-def waveform_job_id(media_id: str) -> str:
-    return f"waveform-{validate_id(media_id)}"
-
-
-def preview_job_id(media_id: str) -> str:
-    return f"preview-{validate_id(media_id)}"
-
-
-def video_thumbnail_job_id(media_id: str) -> str:
-    return f"video-thumbnail-{validate_id(media_id)}"
-
-
-def generate_image_job_id(media_id: str) -> str:
-    """The media id is that of the image to make (see client.enqueue_generate_image)."""
-    return f"generate-image-{validate_id(media_id)}"
-
-
-def enhance_job_id(media_id: str) -> str:
-    return f"enhance-{validate_id(media_id)}"
-
-
-def upscale_job_id(media_id: str, scale: int) -> str:
-    return f"upscale-{validate_id(media_id)}-{int(scale)}x"
-
-
-def transcribe_job_id(media_id: str) -> str:
-    return f"transcribe-{validate_id(media_id)}"
-
-
-def speech_job_id(request_hash: str) -> str:
-    """Named by a hash of voice, format, language and normalised text: one job per phrase."""
-    return f"speech-{validate_hex(request_hash)[:40]}"
-
-
-def tts_row_job_id(row_id: int) -> str:
-    return f"tts-job-{int(row_id)}"
