@@ -13,7 +13,7 @@ from mediaworker import client
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.errors import BadInputError
-from mediaworker.functions.common import load_media
+from mediaworker.functions.steps import load_media
 from mediaworker.ids import request_hash
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload

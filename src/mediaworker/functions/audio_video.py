@@ -20,7 +20,7 @@ from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.db import media_facts
 from mediaworker.errors import BadInputError
-from mediaworker.functions.common import scratch_dir
+from mediaworker.functions.steps import scratch_dir
 from mediaworker.payloads import Derivative
 from mediaworker.processing.ffmpeg import (
     MediaLimits,

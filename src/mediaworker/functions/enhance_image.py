@@ -18,7 +18,7 @@ from mediaworker.config import Settings
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.functions.ai_common import image_limits, load_image, store_made_image
-from mediaworker.functions.common import scratch_dir
+from mediaworker.functions.steps import scratch_dir
 from mediaworker.metering import metered
 from mediaworker.payloads import EnhanceImagePayload, EnhanceImageResult
 from mediaworker.processing import retouch

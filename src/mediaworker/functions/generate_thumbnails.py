@@ -14,7 +14,7 @@ from __future__ import annotations
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
-from mediaworker.functions.common import (
+from mediaworker.functions.steps import (
     THUMBNAIL_TYPES,
     already_done,
     load_media,

@@ -17,7 +17,7 @@ from mediaworker.config import VideoConfig
 from mediaworker.context import Context
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import DT, PREVIEW_TYPES, Output
-from mediaworker.functions.common import already_done, load_media
+from mediaworker.functions.steps import already_done, load_media
 from mediaworker.payloads import VideoPreviewPayload, VideoPreviewResult
 from mediaworker.processing.ffmpeg import PreviewSpec, preview_argv
 from mediaworker.subprocesses import run_tool

@@ -20,7 +20,7 @@ from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media_facts
 from mediaworker.errors import BadInputError
 from mediaworker.functions import audio_video as av
-from mediaworker.functions.common import (
+from mediaworker.functions.steps import (
     THUMBNAIL_TYPES,
     already_done,
     load_media,

@@ -20,7 +20,7 @@ from mediaworker.db.media import Media
 from mediaworker.errors import BadInputError
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import DT, WAVEFORM_TYPES, Output
-from mediaworker.functions.common import already_done, load_media
+from mediaworker.functions.steps import already_done, load_media
 from mediaworker.payloads import WaveformPayload, WaveformResult
 from mediaworker.processing.ffmpeg import Probe, decode_pcm_argv, pcm_sample_rate
 from mediaworker.processing.waveform import Waveform, WaveformSpec, make_waveform

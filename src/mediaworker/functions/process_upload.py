@@ -31,8 +31,8 @@ from mediaworker.db import media_facts
 from mediaworker.db.media import Media, MediaKind, MediaStatus
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import PREVIEW_TYPES, WAVEFORM_TYPES
-from mediaworker.functions.common import THUMBNAIL_TYPES, load_media
 from mediaworker.functions.enhance_image import auto_enhance
+from mediaworker.functions.steps import THUMBNAIL_TYPES, load_media
 from mediaworker.payloads import (
     EnqueuedJob,
     ProcessUploadPayload,

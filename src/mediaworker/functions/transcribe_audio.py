@@ -21,7 +21,7 @@ from mediaworker.db import transcriptions as transcriptions_db
 from mediaworker.errors import BadInputError
 from mediaworker.functions.ai_common import transcribe_file
 from mediaworker.functions.audio_video import fetched_original, probe_file
-from mediaworker.functions.common import load_media
+from mediaworker.functions.steps import load_media
 from mediaworker.payloads import TranscribePayload, TranscribeResult
 from mediaworker.queue.wrapper import current_run
 

@@ -16,7 +16,7 @@ from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.functions.ai_common import load_image
-from mediaworker.functions.common import scratch_dir
+from mediaworker.functions.steps import scratch_dir
 from mediaworker.metering import metered
 from mediaworker.payloads import Derivative, UpscalePayload, UpscaleResult
 from mediaworker.providers.base import Capability
