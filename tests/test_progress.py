@@ -12,7 +12,7 @@ from arq.connections import ArqRedis
 from ai_stand_ins import AiStandIn, ai_settings
 from conftest import TESTDATA, make_settings, running_worker
 from media_fixtures import clip
-from mediaworker import client, keys
+from mediaworker import client, registry
 from mediaworker.db.pool import Pool
 from mediaworker.events import progress
 from mediaworker.functions.audio_video import run_ffmpeg
@@ -128,7 +128,9 @@ async def test_a_preview_job_reports_increasing_progress_that_job_status_shows(
     video = settings.video.model_copy(update={"preview_seconds": 40})
     settings = settings.model_copy(update={"video": video})
     async with running_worker(settings):
-        seen = await watch_progress(redis, keys.preview_job_id(media.id))
+        seen = await watch_progress(
+            redis, registry.GENERATE_VIDEO_PREVIEW.job_id_for({"media_id": media.id})
+        )
     fractions = [f for f, _ in seen]
     encoding = [f for f, stage in seen if stage == "preview encoding" and 0 < f < 1]
     assert len(encoding) >= 2, f"several values while ffmpeg encoded: {seen}"

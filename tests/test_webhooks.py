@@ -13,7 +13,7 @@ from arq.connections import ArqRedis
 from prometheus_client import REGISTRY
 
 from conftest import make_settings, run_burst, running_worker, wait_until
-from mediaworker import client, keys
+from mediaworker import client, registry
 from mediaworker.config import Settings, WebhookConfig
 from mediaworker.db import job_runs
 from mediaworker.db import webhooks as outbox
@@ -29,7 +29,7 @@ from mediaworker.events.webhooks import (
     webhook_id,
 )
 from mediaworker.ingest import ingest_file
-from mediaworker.payloads import ThumbnailsPayload
+from mediaworker.queue import keys
 from mediaworker.storage.base import Storage
 from webhook_receiver import SECRET, Receiver
 
@@ -265,12 +265,8 @@ async def test_a_job_enqueued_with_a_webhook_url_posts_its_failure_once_signed(
 ) -> None:
     settings = hook_settings(tmp_path)
     async with Receiver([200]) as hook:
-        job = await client.enqueue(
-            redis,
-            "generate_thumbnails",
-            keys.thumbnails_job_id("missing"),
-            ThumbnailsPayload(media_id="missing"),
-            webhook_url=hook.url,
+        job = await registry.enqueue(
+            redis, "generate_thumbnails", {"media_id": "missing"}, webhook_url=hook.url
         )
         async with running_worker(settings):  # the job fails (NOT_FOUND), then it is delivered
             await wait_until(lambda: delivered(hooks_db, job.job_id))
@@ -304,12 +300,8 @@ async def test_a_function_default_target_gets_the_success_with_its_result(
 
 async def test_a_webhook_url_that_is_not_http_is_refused_at_enqueue(redis: ArqRedis) -> None:
     with pytest.raises(targets.TargetRefusedError):
-        await client.enqueue(
-            redis,
-            "generate_thumbnails",
-            keys.thumbnails_job_id("m9"),
-            ThumbnailsPayload(media_id="m9"),
-            webhook_url="file:///etc/passwd",
+        await registry.enqueue(
+            redis, "generate_thumbnails", {"media_id": "m9"}, webhook_url="file:///etc/passwd"
         )
     assert await redis.zcard(keys.QUEUE_NAME) == 0
 

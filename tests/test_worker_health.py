@@ -13,9 +13,10 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import DATABASE_URL, make_settings, running_worker
-from mediaworker import client, health, keys, metrics
+from mediaworker import client, health, metrics
 from mediaworker.config import QueueConfig
 from mediaworker.db.pool import Pool, create_db_pool
+from mediaworker.queue import keys
 from tcp_proxy import TcpProxy
 
 

@@ -1,7 +1,7 @@
 """Prometheus metrics: what the job wrapper, the metering and the webhooks count, and the queue.
 
-Served with the worker's readiness on METRICS_HOST:METRICS_PORT (health.py); the names are in
-keys.py. Counters and histograms are per worker process (sum them); the queue gauge is read
+Served with the worker's readiness on METRICS_HOST:METRICS_PORT (health.py); the names are
+below. Counters and histograms are per worker process (sum them); the queue gauge is read
 from Redis at each scrape by every worker alike (take the max across workers, not the sum):
 
     sum(max by (function, state) (mediaworker_queue_jobs{state="queued"}))
@@ -15,40 +15,49 @@ from collections import Counter as Tally
 from arq.connections import ArqRedis
 from prometheus_client import Counter, Gauge, Histogram
 
-from mediaworker import keys
-from mediaworker.serializer import deserialize
+from mediaworker.queue import keys
+from mediaworker.queue.serializer import deserialize
 
-JOBS = Counter(keys.METRIC_JOBS, "Job attempts by outcome", ["function", "outcome"])
+# Metric names, each with its labels.
+METRIC_JOBS = "mediaworker_jobs_total"  # labels: function, outcome
+METRIC_JOB_SECONDS = "mediaworker_job_duration_seconds"  # labels: function
+METRIC_JOBS_RUNNING = "mediaworker_jobs_running"  # labels: function
+METRIC_JOB_RETRIES = "mediaworker_job_retries_total"  # labels: function, code
+METRIC_JOB_FAILURES = "mediaworker_job_failures_total"  # labels: function, code
+METRIC_RATE_LIMIT_DEFERRALS = "mediaworker_rate_limit_deferrals_total"  # labels: function
+METRIC_QUEUE_JOBS = "mediaworker_queue_jobs"  # labels: function, state (queued|deferred|running)
+METRIC_AI_CALLS = "mediaworker_ai_calls_total"  # labels: provider, model, operation, outcome
+METRIC_AI_TOKENS = "mediaworker_ai_tokens_total"  # labels: provider, model, direction
+METRIC_AI_COST = "mediaworker_ai_cost_usd_total"  # labels: provider, model
+METRIC_WEBHOOK_DELIVERIES = "mediaworker_webhook_deliveries_total"  # labels: outcome
+
+JOBS = Counter(METRIC_JOBS, "Job attempts by outcome", ["function", "outcome"])
 JOB_SECONDS = Histogram(
-    keys.METRIC_JOB_SECONDS,
+    METRIC_JOB_SECONDS,
     "Job attempt duration",
     ["function"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
-JOBS_RUNNING = Gauge(keys.METRIC_JOBS_RUNNING, "Jobs running in this worker", ["function"])
-JOB_RETRIES = Counter(
-    keys.METRIC_JOB_RETRIES, "Retries deferred, by error code", ["function", "code"]
-)
-JOB_FAILURES = Counter(
-    keys.METRIC_JOB_FAILURES, "Final failures by error code", ["function", "code"]
-)
+JOBS_RUNNING = Gauge(METRIC_JOBS_RUNNING, "Jobs running in this worker", ["function"])
+JOB_RETRIES = Counter(METRIC_JOB_RETRIES, "Retries deferred, by error code", ["function", "code"])
+JOB_FAILURES = Counter(METRIC_JOB_FAILURES, "Final failures by error code", ["function", "code"])
 RATE_LIMIT_DEFERRALS = Counter(
-    keys.METRIC_RATE_LIMIT_DEFERRALS, "Jobs deferred by our rate limiter", ["function"]
+    METRIC_RATE_LIMIT_DEFERRALS, "Jobs deferred by our rate limiter", ["function"]
 )
 QUEUE_JOBS = Gauge(
-    keys.METRIC_QUEUE_JOBS, "Jobs in the queue now, by function and state", ["function", "state"]
+    METRIC_QUEUE_JOBS, "Jobs in the queue now, by function and state", ["function", "state"]
 )
 AI_CALLS = Counter(
-    keys.METRIC_AI_CALLS, "AI provider calls", ["provider", "model", "operation", "outcome"]
+    METRIC_AI_CALLS, "AI provider calls", ["provider", "model", "operation", "outcome"]
 )
 AI_TOKENS = Counter(
-    keys.METRIC_AI_TOKENS,
+    METRIC_AI_TOKENS,
     "AI tokens as the provider counted them",
     ["provider", "model", "direction"],
 )
-AI_COST = Counter(keys.METRIC_AI_COST, "AI cost in US dollars (pricing.py)", ["provider", "model"])
+AI_COST = Counter(METRIC_AI_COST, "AI cost in US dollars (pricing.py)", ["provider", "model"])
 WEBHOOK_DELIVERIES = Counter(
-    keys.METRIC_WEBHOOK_DELIVERIES, "Webhook delivery tries by outcome", ["outcome"]
+    METRIC_WEBHOOK_DELIVERIES, "Webhook delivery tries by outcome", ["outcome"]
 )
 
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from arq.connections import ArqRedis
 from loguru import logger
 
-from mediaworker import keys
 from mediaworker.errors import map_error
+from mediaworker.queue import keys
 
 MIN_INTERVAL_S = 0.5
 

@@ -27,7 +27,7 @@ from arq.connections import ArqRedis
 from pydantic import SecretStr
 from standardwebhooks import Webhook
 
-from mediaworker import client, keys
+from mediaworker import registry
 from mediaworker.config import WebhookConfig
 from mediaworker.db import webhooks as outbox
 from mediaworker.db.pool import Pool
@@ -36,10 +36,6 @@ from mediaworker.payloads import DeliverWebhookPayload
 
 EVENT_SUCCEEDED = "job.succeeded"
 EVENT_FAILED = "job.failed"
-DELIVERY_FUNCTION = "deliver_webhook"
-DELIVERY_PRIORITY = 5  # before the default (10): a callback is small and someone waits on it
-# Jobs no producer enqueues: WEBHOOK_URL is not their target.
-INTERNAL_FUNCTIONS = frozenset({"reconcile_media", "claim_tts_jobs", "requeue_webhooks"})
 
 
 @dataclass(frozen=True)
@@ -107,13 +103,14 @@ def signed_headers(
 
 
 def target_of(config: WebhookConfig, function: str, given: Any) -> str | None:
-    """The job's own target, else the default for its function; internal jobs get no default
-    and deliveries no webhook at all."""
-    if function == DELIVERY_FUNCTION:
+    """The job's own target, else the default for its function. Jobs no producer enqueues
+    (the crons) get no default, and deliveries no webhook at all."""
+    job = registry.JOBS.get(function)
+    if job is None or job is registry.DELIVER_WEBHOOK:
         return None
     if isinstance(given, str) and given:
         return given
-    return None if function in INTERNAL_FUNCTIONS else config.target_for(function)
+    return config.target_for(function) if job.external else None
 
 
 def new_event(config: WebhookConfig, end: JobEnd, url: str) -> outbox.NewEvent:
@@ -139,14 +136,8 @@ async def write(db: Pool, redis: ArqRedis, event: outbox.NewEvent) -> None:
 
 
 async def enqueue_delivery(redis: ArqRedis, msg_id: str, *, rerun: bool = False) -> None:
-    await client.enqueue(
-        redis,
-        DELIVERY_FUNCTION,
-        keys.webhook_job_id(msg_id),
-        DeliverWebhookPayload(webhook_id=msg_id),
-        priority=DELIVERY_PRIORITY,
-        rerun=rerun,
-    )
+    payload = DeliverWebhookPayload(webhook_id=msg_id)
+    await registry.enqueue(redis, registry.DELIVER_WEBHOOK.name, payload, force=rerun)
 
 
 async def requeue_stale(db: Pool, redis: ArqRedis, *, idle_s: float) -> list[str]:

@@ -15,14 +15,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.db import media_facts
 from mediaworker.errors import BadInputError
 from mediaworker.events.progress import ProgressScale
-from mediaworker.functions.common import scratch_dir
+from mediaworker.functions.steps import scratch_dir
 from mediaworker.payloads import Derivative
 from mediaworker.processing.ffmpeg import (
     MediaLimits,
@@ -34,9 +33,10 @@ from mediaworker.processing.ffmpeg import (
     require_media,
 )
 from mediaworker.processing.ffmpeg_progress import ProgressReader, with_progress
+from mediaworker.storage import layout
 from mediaworker.subprocesses import run_tool
 
-DT = keys.DerivativeType
+DT = layout.DerivativeType
 WAVEFORM_TYPES = [
     DT.WAVEFORM_JSON.value,
     DT.WAVEFORM_DAT.value,
@@ -50,7 +50,7 @@ PREVIEW_TYPES = [DT.PREVIEW.value]
 class Output:
     """One file a job made, to store as a derivative: bytes, or a local file (streamed)."""
 
-    type: keys.DerivativeType
+    type: layout.DerivativeType
     data: bytes | None = None
     path: Path | None = None
     width: int | None = None
@@ -106,8 +106,8 @@ async def store_outputs(ctx: Context, media_id: str, outputs: list[Output]) -> l
     """Store each output under its derivative key and upsert its media_derivatives row."""
     stored = []
     for output in outputs:
-        content_type, ext = keys.DERIVATIVE_FORMATS[output.type]
-        key = keys.derivative_key(media_id, output.type, ext)
+        content_type, ext = layout.DERIVATIVE_FORMATS[output.type]
+        key = layout.derivative_key(media_id, output.type, ext)
         if output.path is not None:
             obj = await ctx.storage.put_file(key, output.path, content_type=content_type)
         else:

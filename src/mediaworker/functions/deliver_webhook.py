@@ -12,11 +12,9 @@ Retry-After); other 4xx, a refused target and a missing WEBHOOK_SECRET fail at o
 
 from __future__ import annotations
 
-from typing import Any
-
 from mediaworker.context import Context
 from mediaworker.db import webhooks as outbox
-from mediaworker.errors import MappedError, NotFoundError, map_error
+from mediaworker.errors import NotFoundError, map_error
 from mediaworker.events import delivery
 from mediaworker.events.webhooks import body_of, signed_headers
 from mediaworker.payloads import DeliverWebhookPayload, DeliverWebhookResult
@@ -38,11 +36,6 @@ async def deliver_webhook(ctx: Context, payload: DeliverWebhookPayload) -> Deliv
         raise tried.error
     done = await outbox.get(ctx.db, row.webhook_id)
     return _result(done or row, skipped=False)
-
-
-async def mark_webhook_failed(ctx: Context, payload: Any, error: MappedError) -> None:
-    """on_failure hook: the event stays in the outbox as FAILED, with its last error."""
-    await outbox.mark_failed(ctx.db, payload.webhook_id)
 
 
 def _result(row: outbox.OutboxRow, *, skipped: bool) -> DeliverWebhookResult:
