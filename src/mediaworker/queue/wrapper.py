@@ -13,7 +13,12 @@ Every registered job goes through `run_job`, which adds what arq 0.28 does not d
   deferral is not an attempt (its job_runs row is DEFERRED, which attempts do not count);
 - arq's in-progress key kept short-lived while the job runs (tracking.py), so the job of a
   worker killed with `kill -9` is taken by another worker within IN_PROGRESS_TTL_S instead of
-  after the largest timeout of all functions.
+  after the largest timeout of all functions;
+- progress: each attempt gets a reporter for `ctx.progress()` (events/progress.py), set to 1.0
+  "done" when a job that reported progress succeeds;
+- the `webhook_url` job option is taken out of the arguments before the payload is validated;
+  at a job's final success or failure, if it has a target (its option, or the function's
+  default), the event goes to the worker's outbox writer (events/outbox.py), not awaited.
 
 Its bookkeeping (job_runs rows, in-progress keys, stats) goes through the worker's `Tracker`,
 which writes in batches: a job's first attempt makes no round trip of its own.
