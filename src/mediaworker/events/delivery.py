@@ -16,9 +16,13 @@ long and never the job whose end it reports. The answer's body is not read.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 from mediaworker import metrics
 from mediaworker.config import WebhookConfig
@@ -76,11 +80,37 @@ class Answer:
         raise BadInputError(f"webhook target answered {status}: it refuses the event")
 
 
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver, refusing a host if any address it resolves to is not global."""
+
+    def __init__(self) -> None:
+        self._resolver = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        try:
+            found = await self._resolver.resolve(host, port, family)
+        except OSError as exc:
+            raise OSError(f"cannot resolve webhook host {host[:60]}") from exc
+        for entry in found:
+            targets.refuse_unless_global(ipaddress.ip_address(entry["host"]), host)
+        return found
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def _resolver(*, allow_private: bool) -> AbstractResolver:
+    """The resolver for a delivery's connector: guarded unless private targets are allowed."""
+    return DefaultResolver() if allow_private else GuardedResolver()
+
+
 async def post(url: str, body: str, headers: dict[str, str], config: WebhookConfig) -> Answer:
     """POST `body` to `url`: the answer, or an error if there was none (see the table)."""
     targets.check_url(url, allow_private=config.allow_private)
     connector = aiohttp.TCPConnector(
-        resolver=targets.resolver(allow_private=config.allow_private),
+        resolver=_resolver(allow_private=config.allow_private),
         limit=1,
         force_close=True,
     )

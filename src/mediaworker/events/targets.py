@@ -8,8 +8,9 @@ private network. Unless WEBHOOK_ALLOW_PRIVATE is on:
 - an address written in the URL (`http://10.0.0.5/`, `http://[::1]/`) must be global;
 - a host name is resolved and EVERY address it resolves to must be global (a name with one
   public and one private address is refused); the connection then uses only those checked
-  addresses (`GuardedResolver` is the resolver of the delivery's connector), so a DNS answer
-  that changes between the check and the connect (rebinding) cannot slip a private address in.
+  addresses (events/delivery.py's `GuardedResolver` is its connector's resolver), so a DNS
+  answer that changes between the check and the connect (rebinding) cannot slip a private
+  address in.
 
 "Global" is Python's `ipaddress` notion: loopback, private (RFC 1918, fc00::/7), link-local,
 shared (100.64/10), multicast, reserved and unspecified addresses are not; an IPv4 address
@@ -20,11 +21,7 @@ Redirects are not followed (a 3xx is an answer, not a new target).
 from __future__ import annotations
 
 import ipaddress
-import socket
 from urllib.parse import SplitResult, urlsplit
-
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 from mediaworker.errors import BadInputError
 
@@ -49,7 +46,7 @@ def check_url(url: str, *, allow_private: bool) -> SplitResult:
         raise TargetRefusedError(f"webhook URL scheme {parts.scheme[:10]!r} is not http(s)")
     if not parts.hostname:
         raise TargetRefusedError("webhook URL has no host")
-    literal = _as_address(parts.hostname)
+    literal = as_address(parts.hostname)
     if literal is not None and not allow_private:
         refuse_unless_global(literal, parts.hostname)
     return parts
@@ -82,34 +79,8 @@ def non_global_reason(address: IPAddress) -> str | None:
     return found
 
 
-class GuardedResolver(AbstractResolver):
-    """aiohttp's resolver, refusing a host if any address it resolves to is not global."""
-
-    def __init__(self) -> None:
-        self._resolver = DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        try:
-            found = await self._resolver.resolve(host, port, family)
-        except OSError as exc:
-            raise OSError(f"cannot resolve webhook host {host[:60]}") from exc
-        for entry in found:
-            refuse_unless_global(ipaddress.ip_address(entry["host"]), host)
-        return found
-
-    async def close(self) -> None:
-        await self._resolver.close()
-
-
-def _as_address(host: str) -> IPAddress | None:
+def as_address(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         return None
-
-
-def resolver(*, allow_private: bool) -> AbstractResolver:
-    """The resolver for a delivery's connector: guarded unless private targets are allowed."""
-    return DefaultResolver() if allow_private else GuardedResolver()
