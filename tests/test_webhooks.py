@@ -23,9 +23,11 @@ from mediaworker.events import delivery, targets
 from mediaworker.events.webhooks import (
     JobEnd,
     body_of,
+    event_of,
     job_ended,
     requeue_stale,
     signed_headers,
+    target_of,
     webhook_id,
 )
 from mediaworker.ingest import ingest_file
@@ -338,3 +340,32 @@ async def test_a_plain_arq_producer_may_pass_the_option_and_a_hostile_value_is_i
     [run] = await job_runs.list_for_job(hooks_db, "t-gone")
     assert run["error_code"] == "NOT_FOUND", "the option is not taken for a payload field"
     assert await outbox.list_for_job(hooks_db, "t-gone") == []
+
+
+def test_targets_the_job_option_then_the_function_default_and_none_for_internal_jobs() -> None:
+    config = hook_config(
+        WEBHOOK_URL="https://all.example/hook",
+        WEBHOOK_URLS="transcribe_audio=https://words.example/hook",
+    )
+    assert target_of(config, "generate_thumbnails", None) == "https://all.example/hook"
+    assert target_of(config, "transcribe_audio", None) == "https://words.example/hook"
+    assert target_of(config, "transcribe_audio", "https://mine.example/") == "https://mine.example/"
+    assert target_of(config, "reconcile_media", None) is None, "crons get no default"
+    assert target_of(config, "deliver_webhook", "https://x.example/") is None, "no recursion"
+    assert target_of(config, "not_a_job", None) is None
+    assert target_of(hook_config(), "generate_thumbnails", None) is None
+
+
+def test_a_result_too_large_for_the_body_limit_is_left_out_of_the_event() -> None:
+    end = JobEnd(
+        job_id="transcribe-m1",
+        function="transcribe_audio",
+        enqueued_at=dt.datetime.now(dt.UTC),
+        attempts=1,
+        finished_at=dt.datetime.now(dt.UTC),
+        result={"text": "word " * 2000},
+    )
+    small = event_of(end, max_body_bytes=4096)
+    assert small["data"]["result"] is None and small["data"]["result_omitted"] is True
+    assert len(body_of(small).encode()) < 4096
+    assert event_of(end, max_body_bytes=65536)["data"]["result"] == end.result
