@@ -12,7 +12,15 @@ from typing import Any
 from aiohttp import web
 from standardwebhooks import Webhook
 
+from mediaworker.config import WebhookConfig
+
 SECRET = "whsec_" + base64.b64encode(b"mediaworker-test-webhook-secret!").decode()
+
+
+def hook_config(**env: object) -> WebhookConfig:
+    """Webhook settings signing with SECRET, private targets allowed (the receiver is on
+    loopback), and `env` on top."""
+    return WebhookConfig(**{"WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOW_PRIVATE": True, **env})
 
 
 @dataclass(frozen=True)
