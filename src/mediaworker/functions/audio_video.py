@@ -1,5 +1,9 @@
 """Steps the audio and video jobs share: the row, the original, the probe, outputs, READY.
 
+A job refuses an original cut short or damaged (`processing/integrity.py`) without decoding it
+twice: `check_end` before a job that decodes only the start (the poster frame, the preview),
+`check_decoded` on the run of a job that decodes it all (waveform, transcription).
+
 Every ffmpeg run pins the demuxer that a probe with the format whitelist found for the same
 original (`-f`), and keeps the protocol whitelist. The probe is the one `process_upload`
 recorded on the row (an original is never replaced under its key), or, for a job enqueued on
@@ -8,6 +12,7 @@ its own, a new one: each ffprobe start costs about as much as decoding a video f
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -23,6 +28,7 @@ from mediaworker.db import media_facts
 from mediaworker.errors import BadInputError
 from mediaworker.functions.common import scratch_dir
 from mediaworker.payloads import Derivative
+from mediaworker.processing import integrity
 from mediaworker.processing.ffmpeg import (
     MediaLimits,
     Probe,
@@ -32,7 +38,7 @@ from mediaworker.processing.ffmpeg import (
     probe_failure,
     require_media,
 )
-from mediaworker.subprocesses import run_tool
+from mediaworker.subprocesses import Completed, run_tool
 
 DT = keys.DerivativeType
 WAVEFORM_TYPES = [
@@ -98,6 +104,32 @@ async def probe_of(ctx: Context, media: media_db.Media, path: Path) -> Probe:
         with contextlib.suppress(ValueError):
             return Probe.from_summary(media.probe)
     return await probe_file(ctx, path)
+
+
+async def check_end(ctx: Context, path: Path, probe: Probe) -> None:
+    """The original holds data up to the end its container declares (a demux of the last
+    seconds, no decoding), or TruncatedError."""
+    await asyncio.to_thread(integrity.check_container, str(path), probe)
+    config = ctx.settings.media
+    done = await run_tool(
+        integrity.end_scan_argv(config.ffprobe_path, str(path), probe),
+        timeout_s=config.probe_timeout_s,
+        what="ffprobe end scan",
+    )
+    await asyncio.to_thread(
+        integrity.check_end, probe, str(path), done.stdout.decode("ascii", "replace"), done.stderr
+    )
+
+
+async def check_decoded(
+    path: Path, probe: Probe, done: Completed, decoded_s: float | None, *, limit_s: float
+) -> None:
+    """A decode of `path` that reported no damage and lasted as long as declared (up to
+    `limit_s`), or TruncatedError / DamagedError."""
+    await asyncio.to_thread(integrity.check_container, str(path), probe)
+    await asyncio.to_thread(
+        integrity.check_decode, probe, str(path), done.stderr, decoded_s, limit_s=limit_s
+    )
 
 
 async def store_outputs(ctx: Context, media_id: str, outputs: list[Output]) -> list[Derivative]:

@@ -51,6 +51,7 @@ async def generate_video_thumbnail(
 
     async with av.fetched_original(ctx, media) as original:
         probe = await av.probe_of(ctx, media, original)
+        await av.check_end(ctx, original, probe)
         frame, at_s = await grab_frame(ctx, original, probe)
         thumbs = await render_thumbnails(ctx, frame)
     derivatives = await store_renditions(ctx, media.id, thumbs.renditions)

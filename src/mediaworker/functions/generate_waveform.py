@@ -83,8 +83,12 @@ async def draw(ctx: Context, media: Media) -> tuple[Waveform, Probe]:
             str(pcm),
             max_duration_s=ctx.settings.media.max_duration_s,
         )
-        await run_tool(argv, timeout_s=audio.waveform_timeout_s, what="audio decoding")
-        wave = await ctx.cpu.run(make_waveform, str(pcm), pcm_sample_rate(probe), spec(audio))
+        done = await run_tool(argv, timeout_s=audio.waveform_timeout_s, what="audio decoding")
+        rate = pcm_sample_rate(probe)
+        decoded_s = pcm.stat().st_size / 2 / rate if pcm.is_file() else 0.0
+        limit_s = ctx.settings.media.max_duration_s
+        await av.check_decoded(original, probe, done, decoded_s, limit_s=limit_s)
+        wave = await ctx.cpu.run(make_waveform, str(pcm), rate, spec(audio))
     return wave, probe
 
 
