@@ -1,21 +1,20 @@
 """Benchmark what refusing truncated and damaged media costs, against the decode each job does.
 
 On media generated with lavfi (a 60 s 1080p30 H.264 + AAC faststart MP4; 60 s of audio as MP3,
-FLAC, WAV and Ogg Vorbis), for each job the decode it runs anyway (the reference), and the
-checks `processing/integrity.py` adds to it:
+FLAC, WAV and Ogg Vorbis), each job's ffmpeg run as it was (before) and with the checks of
+`processing/integrity.py` (after); the ratio is after / before:
 
-  poster     decode: the frame at 2 s as a raw TIFF (`thumbnail_frame_argv`)
-             check:  the container check and the end scan (ffprobe demuxing, not decoding,
-                     the last 5 s: `end_scan_argv`, `check_end`)
-  preview    decode: the 10 s 480-line H.264 + AAC preview (`preview_argv`)
-             check:  the end scan, as for the poster (the stderr and duration checks on the
-                     preview's own run cost microseconds)
-  waveform   decode: the audio to mono s16le PCM (`decode_pcm_argv`)
-             check:  the container check, the MP3 frame-count read, the stderr and duration
-                     checks (`check_decode`)
+  poster     before: the frame at 2 s as a raw TIFF (`thumbnail_frame_argv`)
+             after:  the same run given the end scan (`with_end_scan`: the last 5 s copied,
+                     not decoded, to framecrc), then `check_container` and `check_end`
+  preview    before: the 10 s 480-line H.264 + AAC preview (`preview_argv`)
+             after:  the same with the end scan, `check_end` and `check_decode`
+  waveform   before: the audio to mono s16le PCM (`decode_pcm_argv`)
+             after:  the same, then `check_container`, the MP3 frame-count read, `check_decode`
+  end scan as its own ffprobe: what the poster would pay for a separate process instead
 
 Also shown: a second full decode of the input (`ffmpeg -i x -f null -`), the way a check could
-have been done and was not. Runs alternate (decode, check, decode, ...); medians of --repeats.
+have been made and was not. Runs alternate (before, after, ...); medians of --repeats.
 
     .venv/bin/python scripts/bench_integrity.py [--repeats 7] [--seconds 60]
 """
@@ -25,9 +24,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -57,30 +56,30 @@ async def run(args: argparse.Namespace) -> None:
         print(
             f"{args.seconds:g} s inputs; median of {args.repeats}; {os.cpu_count()} cores; {load()}"
         )
-        print(f"\n{'':<18} {'decode':>9} {'check':>9} {'ratio':>7} {'2nd full decode':>16}")
+        print(f"\n{'':<16} {'wall: before':>13} {'after':>9} {'ratio':>6}", end="")
+        print(f" {'CPU: before':>12} {'after':>9} {'ratio':>6} {'2nd full decode':>16}")
         video = inputs["video.mp4"]
         probe = await probed(video)
         frame = ff.thumbnail_frame_argv("ffmpeg", str(video), probe, str(work / "f.tif"), at_s=2)
         clip = ff.preview_argv("ffmpeg", str(video), probe, str(work / "p.mp4"), PREVIEW)
         rows = [
-            ("poster (mp4)", tool(frame), end_check(video, probe), video),
-            ("preview (mp4)", tool(clip), end_check(video, probe), video),
+            ("poster (mp4)", tool(frame), scanned(frame, video, probe, None), video),
+            ("preview (mp4)", tool(clip), scanned(clip, video, probe, work / "p.mp4"), video),
+            ("end scan alone", tool(frame), separate_scan(frame, video, probe), video),
         ]
         for name in ("audio.mp3", "audio.flac", "audio.wav", "audio.ogg"):
             path = inputs[name]
             found = await probed(path)
             pcm = work / "a.pcm"
             decode = ff.decode_pcm_argv("ffmpeg", str(path), found, str(pcm), max_duration_s=3600)
-            done = await run_tool(decode, timeout_s=600, what="decode")
-            check = decode_check(path, found, done.stderr, pcm)
-            rows.append((f"waveform ({path.suffix[1:]})", tool(decode), check, path))
-        for label, decode_step, check_step, source in rows:
-            decode_s, check_s = await alternate(decode_step, check_step, args.repeats)
-            full_s = statistics.median([await timed(full_decode(source)) for _ in range(3)])
-            print(
-                f"{label:<18} {decode_s * 1000:>7.1f}ms {check_s * 1000:>7.1f}ms "
-                f"{check_s / decode_s:>6.3f}x {full_s * 1000:>14.0f}ms"
+            rows.append(
+                (f"waveform ({path.suffix[1:]})", tool(decode), checked(decode, found, pcm), path)
             )
+        for label, before_step, after_step, source in rows:
+            before, after = await alternate(before_step, after_step, args.repeats)
+            full_s = statistics.median([await timed(full_decode(source)) for _ in range(3)])
+            print(f"{label:<16} {_row(before, after, 0)} {_row(before, after, 1)}", end="")
+            print(f" {full_s * 1000:>14.0f}ms")
     print(f"\n{load()}")
 
 
@@ -113,23 +112,46 @@ def tool(argv: list[str]) -> Step:
     return step
 
 
-def end_check(path: Path, probe: ff.Probe) -> Step:
+def scanned(argv: list[str], path: Path, probe: ff.Probe, made: Path | None) -> Step:
+    """The job's run with the end scan, and its checks (the preview's: on its own output)."""
+    with_scan = integrity.with_end_scan(argv, str(path), probe)
+
     async def step() -> None:
+        done = await run_tool(with_scan, timeout_s=600, what="ffmpeg")
         await asyncio.to_thread(integrity.check_container, str(path), probe)
-        argv = integrity.end_scan_argv("ffprobe", str(path), probe)
-        done = await run_tool(argv, timeout_s=60, what="ffprobe end scan")
         integrity.check_end(probe, str(path), done.stdout.decode(), done.stderr)
+        if made is not None:
+            clip = await probed(made)
+            integrity.check_decode(probe, str(path), done.stderr, clip.duration_s, limit_s=10)
 
     return step
 
 
-def decode_check(path: Path, probe: ff.Probe, stderr: str, pcm: Path) -> Step:
-    decoded_s = pcm.stat().st_size / 2 / ff.pcm_sample_rate(probe)
+def separate_scan(argv: list[str], path: Path, probe: ff.Probe) -> Step:
+    """The run as it was, then an ffprobe of the packets of the last seconds."""
+    start = integrity.end_scan_start_s(probe)
+    scan = [
+        *("ffprobe", "-v", "error", "-read_intervals", f"{start:.3f}%", "-show_entries"),
+        *("packet=pts_time,duration_time", "-of", "csv=p=0", str(path)),
+    ]
 
     async def step() -> None:
-        await asyncio.to_thread(integrity.check_container, str(path), probe)
+        await run_tool(argv, timeout_s=600, what="ffmpeg")
+        await run_tool(scan, timeout_s=600, what="ffprobe")
+
+    return step
+
+
+def checked(argv: list[str], probe: ff.Probe, pcm: Path) -> Step:
+    path = argv[argv.index("-i") + 1].removeprefix("file:")
+
+    async def step() -> None:
+        done = await run_tool(argv, timeout_s=600, what="ffmpeg")
+        decoded_s = await asyncio.to_thread(lambda: pcm.stat().st_size / 2)
+        decoded_s /= ff.pcm_sample_rate(probe)
+        await asyncio.to_thread(integrity.check_container, path, probe)
         await asyncio.to_thread(
-            integrity.check_decode, probe, str(path), stderr, decoded_s, limit_s=3600
+            integrity.check_decode, probe, path, done.stderr, decoded_s, limit_s=3600
         )
 
     return step
@@ -139,20 +161,47 @@ def full_decode(path: Path) -> Step:
     return tool(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"])
 
 
-async def alternate(first: Step, second: Step, repeats: int) -> tuple[float, float]:
+async def alternate(
+    first: Step, second: Step, repeats: int
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Medians of (wall, CPU) seconds of `first` and of `second`."""
     await first()
     await second()
     a, b = [], []
     for _ in range(repeats):
-        a.append(await timed(first))
-        b.append(await timed(second))
-    return statistics.median(a), statistics.median(b)
+        a.append(await measured(first))
+        b.append(await measured(second))
+    return _medians(a), _medians(b)
+
+
+def _medians(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+async def measured(step: Step) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds of this process and its children (ffmpeg, ffprobe): the
+    CPU figure stays meaningful on a machine busy with other work."""
+    cpu_before = _cpu_s()
+    started = time.perf_counter()
+    await step()
+    return time.perf_counter() - started, _cpu_s() - cpu_before
+
+
+def _cpu_s() -> float:
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 async def timed(step: Step) -> float:
-    started = time.perf_counter()
-    await step()
-    return time.perf_counter() - started
+    return (await measured(step))[0]
+
+
+def _row(before: tuple[float, float], after: tuple[float, float], which: int) -> str:
+    b, a = before[which] * 1000, after[which] * 1000
+    return f"{b:>11.1f}ms {a:>7.1f}ms {a / b:>5.2f}x"
 
 
 def load() -> str:
@@ -160,4 +209,4 @@ def load() -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -36,13 +36,13 @@ async def probe(path: Path) -> Probe:
     return require_media(parse_probe(done.stdout))
 
 
-async def end_check(path: Path) -> None:
+async def end_check(path: Path, tmp_path: Path) -> None:
+    """The poster frame's run, scanning the end, as `generate_video_thumbnail` runs it."""
     found = await probe(path)
     integrity.check_container(str(path), found)
-    scan = await run_tool(
-        integrity.end_scan_argv("ffprobe", str(path), found), timeout_s=30, what="s"
-    )
-    integrity.check_end(found, str(path), scan.stdout.decode(), scan.stderr)
+    frame = thumbnail_frame_argv("ffmpeg", str(path), found, str(tmp_path / "f.tif"), at_s=1)
+    done = await run_tool(integrity.with_end_scan(frame, str(path), found), timeout_s=30, what="f")
+    integrity.check_end(found, str(path), done.stdout.decode(), done.stderr)
 
 
 async def decode_check(path: Path, tmp_path: Path) -> None:
@@ -68,7 +68,9 @@ def test_every_run_on_an_upload_names_its_decoders() -> None:
         probe_argv("ffprobe", "/s/in"),
         decode_pcm_argv("ffmpeg", "/s/in", found, "/s/o.pcm", max_duration_s=60),
         thumbnail_frame_argv("ffmpeg", "/s/in", found, "/s/f.tif", at_s=1),
-        integrity.end_scan_argv("ffprobe", "/s/in", found),
+        integrity.with_end_scan(
+            thumbnail_frame_argv("ffmpeg", "/s/in", found, "/s/f.tif", at_s=1), "/s/in", found
+        ),
         chunks_argv(
             "ffmpeg",
             "/s/in",
@@ -81,8 +83,10 @@ def test_every_run_on_an_upload_names_its_decoders() -> None:
         ),
     ]
     for argv in runs:
-        options = dict(itertools.pairwise(argv[: argv.index("-i")]))
-        assert options["-codec_whitelist"] == CODEC_WHITELIST, argv
+        inputs = [at for at, option in enumerate(argv) if option == "-i"]
+        for begin, at in zip([0, *inputs], inputs, strict=False):
+            options = dict(itertools.pairwise(argv[begin:at]))
+            assert options["-codec_whitelist"] == CODEC_WHITELIST, argv
     chunker = dict(itertools.pairwise(runs[-1][: runs[-1].index("-i")]))
     assert chunker["-t"] == "90.000", "the chunker reads at most the longest accepted duration"
     assert "cinepak" not in CODEC_WHITELIST.split(",")
@@ -114,10 +118,10 @@ async def test_a_video_cut_to_a_third_is_found_by_its_last_packets(
     name: str, tmp_path: Path
 ) -> None:
     whole = clip(tmp_path / name, 6.0, size="160x120", faststart=True)
-    await end_check(whole)
+    await end_check(whole, tmp_path)
 
     with pytest.raises(TruncatedError, match="truncated"):
-        await end_check(cut_short(whole, tmp_path / f"cut-{name}"))
+        await end_check(cut_short(whole, tmp_path / f"cut-{name}"), tmp_path)
 
 
 # --- decoding -------------------------------------------------------------------------------

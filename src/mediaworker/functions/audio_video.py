@@ -1,8 +1,9 @@
 """Steps the audio and video jobs share: the row, the original, the probe, outputs, READY.
 
 A job refuses an original cut short or damaged (`processing/integrity.py`) without decoding it
-twice: `check_end` before a job that decodes only the start (the poster frame, the preview),
-`check_decoded` on the run of a job that decodes it all (waveform, transcription).
+twice: a job that decodes only the start (the poster frame, the preview) runs its ffmpeg
+`scanning_end` and calls `check_end` on it; `check_decoded` checks the run of a job that
+decodes (preview, waveform, transcription).
 
 Every ffmpeg run pins the demuxer that a probe with the format whitelist found for the same
 original (`-f`), and keeps the protocol whitelist. The probe is the one `process_upload`
@@ -106,19 +107,18 @@ async def probe_of(ctx: Context, media: media_db.Media, path: Path) -> Probe:
     return await probe_file(ctx, path)
 
 
-async def check_end(ctx: Context, path: Path, probe: Probe) -> None:
-    """The original holds data up to the end its container declares (a demux of the last
-    seconds, no decoding), or TruncatedError."""
+def scanning_end(argv: list[str], path: Path, probe: Probe) -> list[str]:
+    """The ffmpeg run `argv` of a job that decodes only the start of `path`, made to copy the
+    packets of its last seconds too (no decoding, no second process)."""
+    return integrity.with_end_scan(argv, str(path), probe)
+
+
+async def check_end(path: Path, probe: Probe, done: Completed) -> None:
+    """The run of a `scanning_end` argv found data up to the end the container declares, or
+    TruncatedError (DamagedError for damage it reported)."""
     await asyncio.to_thread(integrity.check_container, str(path), probe)
-    config = ctx.settings.media
-    done = await run_tool(
-        integrity.end_scan_argv(config.ffprobe_path, str(path), probe),
-        timeout_s=config.probe_timeout_s,
-        what="ffprobe end scan",
-    )
-    await asyncio.to_thread(
-        integrity.check_end, probe, str(path), done.stdout.decode("ascii", "replace"), done.stderr
-    )
+    listing = done.stdout.decode("ascii", "replace")
+    await asyncio.to_thread(integrity.check_end, probe, str(path), listing, done.stderr)
 
 
 async def check_decoded(

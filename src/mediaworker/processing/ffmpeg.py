@@ -137,7 +137,6 @@ class Probe:
     size_bytes: int | None
     bit_rate: int | None
     streams: tuple[Stream, ...]
-    start_s: float = 0.0  # the first timestamp (MPEG-TS starts at 1.4 s; MP4 at 0)
 
     @property
     def demuxer(self) -> str:
@@ -194,7 +193,6 @@ class Probe:
                 size_bytes=summary["size_bytes"],
                 bit_rate=summary["bit_rate"],
                 streams=tuple(Stream(**stream) for stream in summary["streams"]),
-                start_s=float(summary.get("start_s") or 0.0),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a probe summary: {exc}") from exc
@@ -262,7 +260,6 @@ def parse_probe(text: str | bytes) -> Probe:
         size_bytes=_int(fmt.get("size")),
         bit_rate=_int(fmt.get("bit_rate")),
         streams=streams,
-        start_s=_float(fmt.get("start_time")) or 0.0,
     )
 
 

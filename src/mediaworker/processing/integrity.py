@@ -7,9 +7,12 @@ second time; each check reads what a job already has:
 1. check_container  the few bytes that declare a length ffprobe does not show: a WAV's RIFF
                     and `data` chunk sizes (ffprobe clips them to the file), an Ogg file's
                     last page (a whole Ogg stream ends with an end-of-stream page)
-2. end_scan_argv    for jobs that decode only the start (the poster frame, the preview):
-   check_end        ffprobe demuxes, without decoding, the packets of the last seconds; the
-                    last packet must end where the container says the media ends
+2. with_end_scan    for jobs that decode only the start (the poster frame, the preview): the
+   check_end        job's own ffmpeg run gets a second input, the last END_SCAN_S seconds of
+                    the same file, whose packets are copied (demuxed, not decoded) to a
+                    framecrc listing on stdout; the last packet must end where the container
+                    says the media ends. No second process: a separate ffprobe cost as much
+                    CPU as the poster frame itself (its start-up, mostly)
 3. check_decode     for jobs that decode: ffmpeg's own error output (`-loglevel error`) of
                     that run, read for the demuxer's and decoders' damage reports, and the
                     duration the run produced against the one the container declared
@@ -36,11 +39,11 @@ __all__ = [
     "check_decode",
     "check_end",
     "declared_duration_s",
-    "end_scan_argv",
     "mp3_has_frame_count",
+    "with_end_scan",
 ]
 
-END_SCAN_S = 5.0  # how far before the declared end the packet scan starts
+END_SCAN_S = 5.0  # how far before the declared end the end scan starts
 TOLERANCE_S = 0.5
 TOLERANCE_RATIO = 0.02
 OGG_TAIL_BYTES = 65536 + 27 + 255
@@ -132,45 +135,55 @@ def _short_message(size: int, declared: int, unit: str) -> str:
     return f"truncated: the file has {size} of the {declared} {unit} its header declares"
 
 
-# 2. end_scan_argv, check_end
+# 2. with_end_scan, check_end
 
 
-def end_scan_argv(ffprobe: str, path: str, probe: Probe) -> list[str]:
-    """ffprobe listing the packets (demuxed, not decoded) of the last END_SCAN_S seconds."""
-    start = max(0.0, probe.start_s + (probe.duration_s or 0.0) - END_SCAN_S)
-    return [
-        ffprobe,
-        *("-hide_banner", "-loglevel", "error", "-protocol_whitelist", PROTOCOLS),
-        *("-format_whitelist", probe.demuxer, "-codec_whitelist", CODEC_WHITELIST),
-        *("-f", probe.demuxer, "-read_intervals", f"{start:.3f}%"),
-        *("-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"),
-        *("-i", file_url(path)),
+def with_end_scan(argv: list[str], source: str, probe: Probe) -> list[str]:
+    """`argv` (one ffmpeg input and its output) with a second input, the last END_SCAN_S
+    seconds of `source`, its first video and audio streams copied to framecrc on stdout."""
+    first_map = argv.index("-map")
+    tail = [
+        *("-protocol_whitelist", PROTOCOLS, "-format_whitelist", probe.demuxer),
+        *("-codec_whitelist", CODEC_WHITELIST, "-f", probe.demuxer),
+        *("-ss", f"{end_scan_start_s(probe):.3f}", "-i", file_url(source)),
     ]
+    copy = ["-map", "1:v:0?", "-map", "1:a:0?", "-c", "copy", "-f", "framecrc", "pipe:1"]
+    return [*argv[:first_map], *tail, *argv[first_map:], *copy]
 
 
-def check_end(probe: Probe, path: str, scan: str, stderr: str) -> None:
-    """The last packet of the scan ends where the container says the media does."""
+def end_scan_start_s(probe: Probe) -> float:
+    """Where the end scan starts, in the file's own time (0 for a short file)."""
+    return max(0.0, (probe.duration_s or 0.0) - END_SCAN_S)
+
+
+def check_end(probe: Probe, path: str, framecrc: str, stderr: str) -> None:
+    """The packets copied by `with_end_scan` reach the end the container declares."""
     lines = _check_truncation(stderr)
-    expected = declared_duration_s(probe, path)
-    ends = [_packet_end(line) for line in scan.splitlines()]
-    found = max((end for end in ends if end is not None), default=None)
-    end = None if found is None else found - probe.start_s
-    if expected is not None and (end is None or _short(end, expected)):
-        at = "before the last seconds" if end is None else f"at {max(end, 0.0):.1f} s"
-        raise TruncatedError(f"truncated: the data ends {at} of the {expected:.1f} s declared")
+    declared = declared_duration_s(probe, path)
+    found = _listed_end_s(framecrc)
+    expected = None if declared is None else declared - end_scan_start_s(probe)
+    if expected is not None and (found is None or _short(found, expected)):
+        at = "before its last seconds" if found is None else f"{expected - found:.1f} s early"
+        raise TruncatedError(f"truncated: the data ends {at} of the {declared:.1f} s declared")
     _check_damage(lines)
 
 
-def _packet_end(line: str) -> float | None:
-    fields = line.strip().split(",")
-    try:
-        pts = float(fields[0])
-    except (ValueError, IndexError):
-        return None
-    try:
-        return pts + float(fields[1])
-    except (ValueError, IndexError):
-        return pts
+def _listed_end_s(framecrc: str) -> float | None:
+    """The latest packet end in a framecrc listing ("#tb 0: 1/15360", then "0, dts, pts,
+    duration, size, crc" lines), in seconds from the first packet copied."""
+    time_bases: dict[str, float] = {}
+    end: float | None = None
+    for line in framecrc.splitlines():
+        if line.startswith("#tb "):
+            stream, _, base = line[4:].partition(": ")
+            numerator, _, denominator = base.partition("/")
+            time_bases[stream] = int(numerator) / int(denominator or 1)
+            continue
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) >= 4 and fields[0] in time_bases and not line.startswith("#"):
+            packet_end = (int(fields[2]) + int(fields[3])) * time_bases[fields[0]]
+            end = packet_end if end is None else max(end, packet_end)
+    return end
 
 
 # 3. check_decode
