@@ -13,7 +13,7 @@ from arq.connections import ArqRedis
 
 from ai_stand_ins import AiStandIn, ai_settings
 from conftest import run_burst
-from media_fixtures import clip, corrupt_middle, cut_short, tone
+from media_fixtures import clip, corrupt_middle, cut_short, ffmpeg, tone
 from mediaworker import client, keys
 from mediaworker.config import Settings
 from mediaworker.db import media as media_db
@@ -116,6 +116,22 @@ async def test_a_complete_but_short_file_is_fine(
     made = tone(path, 0.5) if name.endswith(("mp3", "ogg")) else clip(path, 0.5, faststart=True)
 
     found = await upload_and_run(db, storage, redis, settings, made)
+
+    assert (found.status, found.error_code) == ("READY", None), found.error_message
+
+
+@pytest.mark.parametrize("name", ["half-sound.mp4", "half-sound.mkv"])
+async def test_a_video_whose_sound_stops_half_way_is_complete(
+    name: str, db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / name
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=6"),
+        *("-f", "lavfi", "-i", "sine=duration=3", "-c:v", "libx264", "-preset", "ultrafast"),
+        *("-pix_fmt", "yuv420p", "-c:a", "aac", str(path)),
+    )
+
+    found = await upload_and_run(db, storage, redis, settings, path)
 
     assert (found.status, found.error_code) == ("READY", None), found.error_message
 

@@ -160,7 +160,7 @@ async def split_audio(
     if not chunks:
         raise BadInputError("the audio gave no chunk to transcribe")
     limit_s = ctx.settings.media.max_duration_s
-    await check_decoded(source, probe, done, chunks[-1].end_s, limit_s=limit_s)
+    await check_decoded(source, probe, done, chunks[-1].end_s, limit_s=limit_s, audio_only=True)
     return chunks
 
 

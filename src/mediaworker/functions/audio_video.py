@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -122,14 +123,19 @@ async def check_end(path: Path, probe: Probe, done: Completed) -> None:
 
 
 async def check_decoded(
-    path: Path, probe: Probe, done: Completed, decoded_s: float | None, *, limit_s: float
+    path: Path,
+    probe: Probe,
+    done: Completed,
+    decoded_s: float | None,
+    *,
+    limit_s: float,
+    audio_only: bool = False,
 ) -> None:
-    """A decode of `path` that reported no damage and lasted as long as declared (up to
-    `limit_s`), or TruncatedError / DamagedError."""
+    """A decode of `path` (of its audio alone: `audio_only`) that reported no damage and lasted
+    as long as declared (up to `limit_s`), or TruncatedError / DamagedError."""
     await asyncio.to_thread(integrity.check_container, str(path), probe)
-    await asyncio.to_thread(
-        integrity.check_decode, probe, str(path), done.stderr, decoded_s, limit_s=limit_s
-    )
+    check = functools.partial(integrity.check_decode, limit_s=limit_s, audio_only=audio_only)
+    await asyncio.to_thread(check, probe, str(path), done.stderr, decoded_s)
 
 
 async def store_outputs(ctx: Context, media_id: str, outputs: list[Output]) -> list[Derivative]:

@@ -88,7 +88,7 @@ async def draw(ctx: Context, media: Media) -> tuple[Waveform, Probe]:
         rate = pcm_sample_rate(probe)
         decoded_s = pcm.stat().st_size / 2 / rate if pcm.is_file() else 0.0
         limit_s = ctx.settings.media.max_duration_s
-        await av.check_decoded(original, probe, done, decoded_s, limit_s=limit_s)
+        await av.check_decoded(original, probe, done, decoded_s, limit_s=limit_s, audio_only=True)
         wave = await ctx.cpu.run(make_waveform, str(pcm), rate, spec(audio))
     return wave, probe
 

@@ -190,11 +190,24 @@ def _listed_end_s(framecrc: str) -> float | None:
 
 
 def check_decode(
-    probe: Probe, path: str, stderr: str, decoded_s: float | None, *, limit_s: float
+    probe: Probe,
+    path: str,
+    stderr: str,
+    decoded_s: float | None,
+    *,
+    limit_s: float,
+    audio_only: bool = False,
 ) -> None:
-    """A decode of up to `limit_s` seconds of `path`: no damage reported, as long as declared."""
+    """A decode of up to `limit_s` seconds of `path`: no damage reported, as long as declared.
+
+    `audio_only`: the run decoded the audio track alone, held to the audio's own declared
+    duration (a video's sound may stop before its pictures); unknown, it is not compared.
+    """
     lines = _check_truncation(stderr)
     declared = declared_duration_s(probe, path)
+    if audio_only and probe.video is not None:
+        audio = probe.audio.duration_s if probe.audio is not None else None
+        declared = None if declared is None else audio
     if declared is not None and decoded_s is not None and _short(decoded_s, min(declared, limit_s)):
         raise TruncatedError(
             f"truncated or damaged: only {decoded_s:.1f} s of the {declared:.1f} s declared "
@@ -208,10 +221,17 @@ def declared_duration_s(probe: Probe, path: str) -> float | None:
     if probe.duration_s is None:
         return None
     if probe.demuxer in DECLARED_DURATION:
-        return probe.duration_s
+        return _longest_stream_s(probe)
     if probe.demuxer == "mp3" and mp3_has_frame_count(path):
         return probe.duration_s
     return None
+
+
+def _longest_stream_s(probe: Probe) -> float | None:
+    """The longer of the video and audio streams' declared durations (a data or subtitle
+    track may run longer, and is never decoded), or the container's when neither says."""
+    known = [s.duration_s for s in (probe.video, probe.audio) if s and s.duration_s is not None]
+    return max(known) if known else probe.duration_s
 
 
 def mp3_has_frame_count(path: str) -> bool:
