@@ -233,6 +233,10 @@ class QueueConfig(_Section):
     cpu_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1, validation_alias=env("CPU_WORKERS")
     )
+    # RLIMIT_DATA of each CPU pool process: a task that needs more fails alone (BAD_INPUT).
+    cpu_worker_max_memory_bytes: int = Field(
+        1024**3, ge=64 * 1024**2, validation_alias=env("CPU_WORKER_MAX_MEMORY_BYTES")
+    )
     metrics_port: int = Field(0, ge=0, validation_alias=env("METRICS_PORT"))
     reconcile_idle_s: float = Field(60, ge=0, validation_alias=env("QUEUE_RECONCILE_IDLE_S"))
 

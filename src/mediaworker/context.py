@@ -50,6 +50,12 @@ async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(settings.log_level, settings.log_format)
     stack = AsyncExitStack()
     try:
+        # The pool's processes start and import their libraries while we connect.
+        cpu = CpuPool(
+            settings.queue.cpu_workers,
+            memory_limit_bytes=settings.queue.cpu_worker_max_memory_bytes,
+        )
+        stack.callback(cpu.close)
         await migrate(settings.database.dsn())
         db = await create_db_pool(
             settings.database.dsn(),
@@ -62,12 +68,11 @@ async def startup(ctx: dict[str, Any]) -> None:
         stack.push_async_callback(tracker.close)  # closed (flushed) before the pool
         storage = await open_storage(settings.storage)
         stack.push_async_callback(storage.close)
-        cpu = CpuPool(settings.queue.cpu_workers)
-        stack.callback(cpu.close)
         providers = build_providers(settings, cpu)
         stack.push_async_callback(providers.aclose)
         promoter = asyncio.create_task(_promote_forever(ctx["redis"]))
         stack.callback(promoter.cancel)
+        await cpu.start()  # warm before the first job (the first would wait ~1.4 s otherwise)
     except BaseException:
         await stack.aclose()
         raise

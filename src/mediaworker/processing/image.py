@@ -50,6 +50,7 @@ __all__ = [
     "Thumbnails",
     "configure_libvips",
     "make_thumbnails",
+    "warm_up",
 ]
 
 VipsImage = Any  # pyvips ships no type information
@@ -137,6 +138,19 @@ def configure_libvips() -> None:
     """Process-wide libvips settings for a worker: no operation cache, no untrusted loaders."""
     pyvips.cache_set_max(0)
     pyvips.block_untrusted_set(True)
+
+
+def warm_up() -> None:
+    """One small JPEG through every step, so a fresh process has its libraries loaded and its
+    code paths touched before its first real image (the pool runs this at start-up)."""
+    with tempfile.TemporaryDirectory(prefix="mediaworker-warm-") as folder:
+        path = os.path.join(folder, "warm.jpg")
+        xyz = pyvips.Image.xyz(320, 240)
+        (xyz[0] ^ xyz[1]).cast("uchar").bandjoin([xyz[0], xyz[1]]).cast("uchar").copy(
+            interpretation="srgb"
+        ).jpegsave(path, Q=80)
+        sizes = [SizeSpec("WARM", 64, 64, crop=True), SizeSpec("WARM", 160, 120, crop=False)]
+        make_thumbnails(path, sizes, EncodeSpec("jpeg", 80), ImageLimits(1 << 20, 1 << 20))
 
 
 def make_thumbnails(
