@@ -6,8 +6,9 @@
 2. read_header      format, size and orientation from the header; no pixel is decoded
 3. check_pixels     width x height from the header against `max_pixels`
 4. decode_once      one strict decode for every size, shrunk on load (JPEG DCT scaling, WebP
-                    scaled decode) to what the most demanding size needs; HEIC, which the
-                    libvips wheel cannot decode (no HEVC), through pi_heif
+                    scaled decode) to what the most demanding size needs; plain JPEGs through
+                    libjpeg-turbo (processing/jpeg.py), HEIC, which the libvips wheel cannot
+                    decode (no HEVC), through pi_heif
 5. autorotate       the EXIF orientation applied: everything after this is upright
 6. to_srgb          CMYK and ICC-tagged images through their profile to sRGB; 16-bit to 8-bit;
                     greyscale stays greyscale (one band, 8-bit)
@@ -40,7 +41,7 @@ import pi_heif
 import pyvips
 
 from mediaworker.errors import BadInputError
-from mediaworker.processing import blurhash
+from mediaworker.processing import blurhash, jpeg
 
 __all__ = [
     "EncodeSpec",
@@ -128,16 +129,22 @@ class Header:
     width: int  # as stored, before the orientation is applied
     height: int
     orientation: int  # EXIF 1-8; 5-8 swap width and height
+    bands: int = 3
+    icc_profile: bytes | None = None
 
     @property
     def upright(self) -> tuple[int, int]:
         return (self.height, self.width) if self.orientation >= 5 else (self.width, self.height)
 
 
-def configure_libvips() -> None:
-    """Process-wide libvips settings for a worker: no operation cache, no untrusted loaders."""
+def configure_libvips(threads: int | None = None) -> None:
+    """Process-wide libvips settings for a worker: no operation cache, no untrusted loaders,
+    and `threads` threads per operation when given (the pool gives each of its processes
+    its share of the cores)."""
     pyvips.cache_set_max(0)
     pyvips.block_untrusted_set(True)
+    if threads is not None:
+        pyvips.concurrency_set(threads)
 
 
 def warm_up() -> None:
@@ -164,8 +171,9 @@ def make_thumbnails(
     check_pixels(header, limits)
     width, height = header.upright
     try:
-        image = decode_once(source_path, header, _decode_box(width, height, sizes))
-        image = to_srgb(autorotate(image)).copy_memory()
+        decoded = decode_once(source_path, header, _decode_box(width, height, sizes))
+        image = to_srgb(autorotate(decoded))
+        image = decoded if image is decoded else image.copy_memory()
         resized, smallest_whole = resize_all(image, sizes, width, height)
         renditions = tuple(
             encode_rendition(size, flatten_alpha(img, encode.format), encode)
@@ -209,6 +217,8 @@ def read_header(path: str) -> Header:
         width=int(image.width),
         height=int(image.height),
         orientation=_orientation(image),
+        bands=int(image.bands),
+        icc_profile=_icc_profile(image),
     )
 
 
@@ -239,7 +249,9 @@ def decode_once(path: str, header: Header, box: tuple[int, int]) -> VipsImage:
     """
     width, height = box if header.orientation < 5 else box[::-1]
     try:
-        image = _load(path, header, _load_shrink(header, width, height))
+        image = _decode_jpeg(path, header, width, height) if header.format == "jpeg" else None
+        if image is None:
+            image = _load(path, header, _load_shrink(header, width, height))
         options: dict[str, Any] = {"size": "down", "no_rotate": True}
         if image.interpretation == "cmyk":  # thumbnail converts CMYK to sRGB itself
             options["import_profile"] = _cmyk_profile_path()
@@ -248,6 +260,28 @@ def decode_once(path: str, header: Header, box: tuple[int, int]) -> VipsImage:
         if header.format != "heif":
             raise BadInputError(_corrupt_message(exc)) from exc
     return _decode_with_pi_heif(path, width, height)
+
+
+def _decode_jpeg(path: str, header: Header, width: int, height: int) -> VipsImage | None:
+    """A plain JPEG through libjpeg-turbo, with the header's profile and orientation; None for
+    what libvips must decode (CMYK, anything libjpeg warns about)."""
+    shrink = _load_shrink(header, width, height)  # halves only, as libvips: same pixels
+    pixels = jpeg.decode_scaled(
+        path,
+        bands=header.bands,
+        min_width=-(-header.width // shrink),
+        min_height=-(-header.height // shrink),
+    )
+    if pixels is None:
+        return None
+    rows, columns, bands = pixels.shape
+    image = pyvips.Image.new_from_memory(pixels.data, columns, rows, bands, "uchar")
+    image = image.copy(interpretation="b-w" if bands == 1 else "srgb")
+    if header.icc_profile:
+        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", header.icc_profile)
+    if header.orientation != 1:
+        image.set_type(pyvips.GValue.gint_type, "orientation", header.orientation)
+    return image
 
 
 def _load(path: str, header: Header, shrink: int = 1) -> VipsImage:
@@ -285,8 +319,8 @@ def _decode_with_pi_heif(path: str, width: int, height: int) -> VipsImage:
 
 
 def autorotate(image: VipsImage) -> VipsImage:
-    """Apply the EXIF orientation (1-8) and drop the tag."""
-    return image.autorot()
+    """Apply the EXIF orientation (1-8) and drop the tag; an upright image is returned as is."""
+    return image if _orientation(image) == 1 else image.autorot()
 
 
 # 6. to_srgb
@@ -456,6 +490,10 @@ def _orientation(image: VipsImage) -> int:
         return 1
     value = int(image.get("orientation"))
     return value if 1 <= value <= 8 else 1
+
+
+def _icc_profile(image: VipsImage) -> bytes | None:
+    return bytes(image.get("icc-profile-data")) if image.get_typeof("icc-profile-data") else None
 
 
 def _icc_colour_space(image: VipsImage) -> str | None:

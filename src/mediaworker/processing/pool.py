@@ -15,7 +15,8 @@ runs, and gives it back. Owning a process per task is what lets the pool:
 
 Processes are spawned (not forked: a forked copy of a process with a running event loop,
 Redis and Postgres connections and libvips threads is unsafe), ignore Ctrl-C (the parent
-decides when to stop), leave when their parent dies, run libvips without an operation cache,
+decides when to stop), leave when their parent dies, run libvips without an operation cache
+and with their share of the cores (2 processes on 2 cores: one thread each, as sharp runs),
 and get `memory_limit_bytes` as their RLIMIT_DATA (private writable memory: the heap, libvips'
 pixel buffers, numpy arrays), so an input that needs more fails in its own process.
 """
@@ -56,14 +57,14 @@ class ProcessingCrashedError(TransientError):
 class _Slot:
     """One worker process; `pid` is known once it has started and warmed up."""
 
-    def __init__(self, memory_limit_bytes: int | None) -> None:
+    def __init__(self, memory_limit_bytes: int | None, threads: int) -> None:
         self.executor = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(memory_limit_bytes,),
         )
-        self.warm: Future[int] = self.executor.submit(_warm_up)  # starts the process now
+        self.warm: Future[int] = self.executor.submit(_warm_up, threads)  # starts it now
 
     def kill(self) -> None:
         """SIGKILL the process (once its pid is known) and let the executor go."""
@@ -79,7 +80,9 @@ class CpuPool:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         self.max_workers = max_workers
         self.memory_limit_bytes = memory_limit_bytes
-        self._idle = [_Slot(memory_limit_bytes) for _ in range(max_workers)]
+        # Each process's libvips gets its share of the cores: the processes run side by side.
+        self.threads = max(1, (os.cpu_count() or 1) // max_workers)
+        self._idle = [_Slot(memory_limit_bytes, self.threads) for _ in range(max_workers)]
         self._busy: set[_Slot] = set()
         self._waiters: list[asyncio.Future[None]] = []
 
@@ -172,7 +175,7 @@ class CpuPool:
         self._busy.discard(slot)
         with contextlib.suppress(ValueError):
             self._idle.remove(slot)
-        fresh = _Slot(self.memory_limit_bytes)
+        fresh = _Slot(self.memory_limit_bytes, self.threads)
         self._busy.add(fresh)
         return fresh
 
@@ -195,11 +198,11 @@ def _init_worker(memory_limit_bytes: int | None) -> None:
     threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
 
 
-def _warm_up() -> int:
+def _warm_up(threads: int) -> int:
     """Import and touch what the pipelines use, so that the first real task pays nothing."""
     from mediaworker.processing.image import configure_libvips, warm_up
 
-    configure_libvips()
+    configure_libvips(threads)
     warm_up()
     return os.getpid()
 
