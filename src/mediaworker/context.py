@@ -27,6 +27,7 @@ from mediaworker.processing.pool import CpuPool
 from mediaworker.providers import Providers, build_providers
 from mediaworker.storage import open_storage
 from mediaworker.storage.base import Storage
+from mediaworker.subprocesses import TOOL_LIMITS
 from mediaworker.tracking import Tracker
 
 CTX_KEY = "mw"
@@ -48,6 +49,7 @@ class Context:
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or Settings()
     configure_logging(settings.log_level, settings.log_format)
+    TOOL_LIMITS.memory_bytes = settings.media.tool_max_memory_bytes
     stack = AsyncExitStack()
     try:
         # The pool's processes start and import their libraries while we connect.

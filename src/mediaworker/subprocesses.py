@@ -5,6 +5,9 @@ when the awaiting task is cancelled (the job's own timeout, a worker shutting do
 is left behind. It runs in a session of its own, so a Ctrl-C meant for the worker does not
 reach it; the worker decides when it stops. Output is bounded: stdout up to `max_stdout_bytes`
 (ffprobe's JSON; ffmpeg writes its outputs to files), stderr only its last few kilobytes.
+Memory is bounded too: `TOOL_LIMITS.memory_bytes` (set at worker start-up) becomes the
+child's RLIMIT_DATA, applied with prlimit as soon as it has started (no preexec function,
+which is unsafe in a process with threads); the program has not read its input by then.
 
 How an outcome maps to our errors:
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +44,14 @@ STDERR_TAIL_BYTES = 8192
 MAX_STDOUT_BYTES = 16 * 1024 * 1024
 _READ_CHUNK = 65536
 _RESOURCE_ERRORS = ("No space left on device", "Cannot allocate memory")
+
+
+@dataclass
+class ToolLimits:
+    memory_bytes: int | None = None  # RLIMIT_DATA of every tool started
+
+
+TOOL_LIMITS = ToolLimits()
 
 
 @dataclass(frozen=True)
@@ -91,18 +103,27 @@ async def run_tool(
 
 async def _start(argv: Sequence[str]) -> asyncio.subprocess.Process:
     try:
-        return await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
+        _limit_memory(process.pid)
+        return process
     except (FileNotFoundError, PermissionError) as exc:
         name = Path(argv[0]).name
         raise NotConfiguredError(
             f"{name} cannot be run ({type(exc).__name__}): install it or set {name.upper()}_PATH"
         ) from exc
+
+
+def _limit_memory(pid: int) -> None:
+    limit = TOOL_LIMITS.memory_bytes
+    if limit is not None:
+        with contextlib.suppress(ProcessLookupError):  # it has ended already
+            resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:

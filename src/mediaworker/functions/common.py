@@ -62,7 +62,7 @@ async def render_thumbnails(ctx: Context, source: Path) -> Thumbnails:
         str(source),
         thumbnail_sizes(config),
         EncodeSpec(config.format.value, config.quality),
-        ImageLimits(config.max_input_bytes, config.max_pixels),
+        ImageLimits(config.max_input_bytes, config.max_pixels, config.max_gif_pixels),
     )
 
 

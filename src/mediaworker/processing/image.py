@@ -4,7 +4,8 @@
 
 1. check_file_size  `os.stat` against `max_input_bytes`; an empty file is refused
 2. read_header      format, size and orientation from the header; no pixel is decoded
-3. check_pixels     width x height from the header against `max_pixels`
+3. check_pixels     width x height from the header against `max_pixels` (`max_gif_pixels` for
+                    a GIF, whose frame is decoded whole)
 4. decode_once      one strict decode for every size, shrunk on load (JPEG DCT scaling, WebP
                     scaled decode) to what the most demanding size needs; plain JPEGs through
                     libjpeg-turbo (processing/jpeg.py), HEIC, which the libvips wheel cannot
@@ -76,6 +77,7 @@ CORRUPT = "corrupt or truncated image"
 class ImageLimits:
     max_input_bytes: int
     max_pixels: int
+    max_gif_pixels: int | None = None  # a GIF frame is decoded whole: a lower cap
 
 
 @dataclass(frozen=True)
@@ -227,10 +229,13 @@ def read_header(path: str) -> Header:
 
 def check_pixels(header: Header, limits: ImageLimits) -> None:
     pixels = header.width * header.height
-    if pixels > limits.max_pixels:
+    limit, what = limits.max_pixels, ""
+    if header.format == "gif" and limits.max_gif_pixels is not None:
+        limit, what = min(limit, limits.max_gif_pixels), " for a GIF"
+    if pixels > limit:
         raise BadInputError(
             f"image is {header.width}x{header.height} ({_megapixels(pixels)} MP), "
-            f"over the {_megapixels(limits.max_pixels)} MP limit"
+            f"over the {_megapixels(limit)} MP limit{what}"
         )
 
 
