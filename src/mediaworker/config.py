@@ -278,6 +278,10 @@ class ImageConfig(_Section):
     )
     format: ImageFormat = Field(ImageFormat.JPEG, validation_alias=env("IMAGE_FORMAT"))
     quality: int = Field(82, ge=1, le=100, validation_alias=env("IMAGE_QUALITY"))
+    # JPEG renditions written baseline instead of progressive ("THUMBNAIL,MEDIUM"): the same
+    # pixels, encoded 2-3x faster (LARGE 1920x1080: 10 ms against 21-27), about 10 % larger
+    # and drawn top to bottom instead of coarse to fine while loading. None by default.
+    jpeg_baseline_sizes: EnvList = Field((), validation_alias=env("IMAGE_JPEG_BASELINE_SIZES"))
     max_input_bytes: int = Field(
         100 * 1024 * 1024, gt=0, validation_alias=env("IMAGE_MAX_INPUT_BYTES")
     )
@@ -290,6 +294,7 @@ class ImageConfig(_Section):
     _sizes = field_validator("thumbnail_size", "medium_size", "large_size", mode="before")(
         _parse_size
     )
+    _lists = field_validator("jpeg_baseline_sizes", mode="before")(_parse_list)
 
 
 HexColour = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$")]

@@ -18,6 +18,7 @@
                     attention crop); never enlarged, never below 1 pixel
 8. flatten_alpha    JPEG only: transparency onto white; WebP and AVIF keep their alpha
 9. encode           every metadata field stripped; JPEG progressive with optimised Huffman tables
+                    (baseline for the sizes in `baseline_sizes`: IMAGE_JPEG_BASELINE_SIZES)
 10. blurhash_of     4x3 components from a 32-pixel version of the whole image
 
 Every libvips failure becomes a `BadInputError` with a short message: the same file would fail
@@ -98,6 +99,7 @@ class SizeSpec:
 class EncodeSpec:
     format: str  # "jpeg" (progressive) | "webp" | "avif"
     quality: int
+    baseline_sizes: frozenset[str] = frozenset()  # JPEG sizes written baseline, not progressive
 
     def __post_init__(self) -> None:
         if self.format not in ENCODINGS:
@@ -257,6 +259,9 @@ def decode_once(path: str, header: Header, box: tuple[int, int]) -> VipsImage:
         image = _decode_jpeg(path, header, width, height) if header.format == "jpeg" else None
         if image is None:
             image = _load(path, header, _load_shrink(header, width, height))
+        fits = image.width <= width and image.height <= height
+        if fits and image.interpretation != "cmyk":  # a poster frame: nothing to reduce
+            return image.copy_memory()
         options: dict[str, Any] = {"size": "down", "no_rotate": True}
         if image.interpretation == "cmyk":  # thumbnail converts CMYK to sRGB itself
             options["import_profile"] = _cmyk_profile_path()
@@ -423,7 +428,7 @@ def encode_rendition(size: SizeSpec, image: VipsImage, spec: EncodeSpec) -> Rend
     content_type, ext = ENCODINGS[spec.format]
     return Rendition(
         name=size.name,
-        data=encode_image(image, spec),
+        data=encode_image(image, spec, progressive=size.name not in spec.baseline_sizes),
         width=int(image.width),
         height=int(image.height),
         content_type=content_type,
@@ -431,11 +436,12 @@ def encode_rendition(size: SizeSpec, image: VipsImage, spec: EncodeSpec) -> Rend
     )
 
 
-def encode_image(image: VipsImage, spec: EncodeSpec) -> bytes:
-    """The encoded bytes, with no EXIF, XMP, IPTC or ICC metadata (keep="none")."""
+def encode_image(image: VipsImage, spec: EncodeSpec, *, progressive: bool = True) -> bytes:
+    """The encoded bytes, with no EXIF, XMP, IPTC or ICC metadata (keep="none"); a JPEG with
+    optimised Huffman tables, progressive unless asked for baseline."""
     if spec.format == "jpeg":
         data = image.jpegsave_buffer(
-            Q=spec.quality, interlace=True, optimize_coding=True, keep="none"
+            Q=spec.quality, interlace=progressive, optimize_coding=True, keep="none"
         )
     elif spec.format == "webp":
         data = image.webpsave_buffer(Q=spec.quality, keep="none")
