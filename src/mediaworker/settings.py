@@ -28,11 +28,13 @@ from mediaworker.functions.synthesize_speech import mark_tts_job_failed, synthes
 from mediaworker.functions.transcribe_audio import transcribe_audio
 from mediaworker.functions.upscale_image import upscale_image
 from mediaworker.jobs import ARQ_MAX_TRIES, tracked
+from mediaworker.polling import skip_own_running_jobs
 from mediaworker.serializer import deserialize, serialize
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `arq.Worker`, from one `Settings`."""
+    skip_own_running_jobs()  # polling.py: no Redis round trips for our own running jobs
     queue = settings.queue
     reconcile = tracked(reconcile_media, timeout_s=60)
     media, audio, video, failed = settings.media, settings.audio, settings.video, mark_media_failed
