@@ -317,6 +317,8 @@ def report(
     print(
         "  worker CPU per image: " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in usage.items())
     )
+    if not first_jobs:
+        return
     first = statistics.median(first_jobs)
     print(
         f"  a fresh worker's first job: {first * 1000:.0f} ms median of "

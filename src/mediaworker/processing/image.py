@@ -17,7 +17,8 @@
                     fit inside the box, or cover it and keep the most interesting part (libvips
                     attention crop); never enlarged, never below 1 pixel
 8. flatten_alpha    JPEG only: transparency onto white; WebP and AVIF keep their alpha
-9. encode           every metadata field stripped; JPEG progressive with optimised Huffman tables
+9. encode           side by side, one thread each (libvips lets go of the GIL): every metadata
+                    field stripped; JPEG progressive with optimised Huffman tables
                     (baseline for the sizes in `baseline_sizes`: IMAGE_JPEG_BASELINE_SIZES)
 10. blurhash_of     4x3 components from a 32-pixel version of the whole image
 
@@ -35,6 +36,7 @@ import re
 import tempfile
 import textwrap
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,11 +181,12 @@ def make_thumbnails(
         image = to_srgb(autorotate(decoded))
         image = decoded if image is decoded else image.copy_memory()
         resized, smallest_whole = resize_all(image, sizes, width, height)
-        renditions = tuple(
-            encode_rendition(size, flatten_alpha(img, encode.format), encode)
+        encoding = [
+            _encoders().submit(encode_rendition, size, flatten_alpha(img, encode.format), encode)
             for size, img in zip(sizes, resized, strict=True)
-        )
-        placeholder = blurhash_of(smallest_whole)
+        ]
+        placeholder = blurhash_of(smallest_whole)  # meanwhile, on this thread
+        renditions = tuple(job.result() for job in encoding)
     except pyvips.Error as exc:  # decoding errors are already BadInputError; this is the rest
         raise BadInputError(f"cannot process this image: {_vips_reason(exc)}") from exc
     return Thumbnails(header.format, width, height, renditions, placeholder)
@@ -465,6 +468,12 @@ def blurhash_of(image: VipsImage) -> str:
 
 
 # Helpers
+
+
+@functools.cache
+def _encoders() -> ThreadPoolExecutor:
+    """Threads for the encodes of one image: the LARGE JPEG alone takes as long as the rest."""
+    return ThreadPoolExecutor(max_workers=3, thread_name_prefix="mediaworker-encode")
 
 
 def _decode_box(width: int, height: int, sizes: Sequence[SizeSpec]) -> tuple[int, int]:
