@@ -202,10 +202,13 @@ class Bench:
             await self.thumbnails(await self.upload(self.photos[:2]))  # a warm worker
             sharp_runs, worker_runs = [], []
             before = cpu_seconds(worker)
-            for _ in range(rounds):
-                sharp_runs.append(run_sharp(self.photos, self.work / "sharp-out"))
+            for round_ in range(rounds):  # who goes first alternates: load drifts
                 ids = await self.upload(self.photos)
-                worker_runs.append(len(ids) / await self.thumbnails(ids))
+                if round_ % 2:
+                    worker_runs.append(len(ids) / await self.thumbnails(ids))
+                sharp_runs.append(run_sharp(self.photos, self.work / "sharp-out"))
+                if not round_ % 2:
+                    worker_runs.append(len(ids) / await self.thumbnails(ids))
                 print(f"  worker: {worker_runs[-1]:.2f} images/s")
             after = cpu_seconds(worker)
         finally:
