@@ -85,6 +85,7 @@ class CpuPool:
         self._idle = [_Slot(memory_limit_bytes, self.threads) for _ in range(max_workers)]
         self._busy: set[_Slot] = set()
         self._waiters: list[asyncio.Future[None]] = []
+        self._closed = False
 
     async def start(self) -> None:
         """Wait until every process has started and imported its libraries."""
@@ -126,6 +127,7 @@ class CpuPool:
 
     def close(self) -> None:
         """Stop the processes: idle ones after their current work, busy ones at once."""
+        self._closed = True
         for slot in self._busy:
             slot.kill()
         for slot in self._idle:
@@ -170,11 +172,14 @@ class CpuPool:
                 return
 
     def _replace(self, slot: _Slot) -> _Slot:
-        """Kill `slot`'s process; a new, warming slot takes its place (busy until released)."""
+        """Kill `slot`'s process; a new, warming slot takes its place (busy until released),
+        unless the pool is closed."""
         slot.kill()
         self._busy.discard(slot)
         with contextlib.suppress(ValueError):
             self._idle.remove(slot)
+        if self._closed:
+            return slot
         fresh = _Slot(self.memory_limit_bytes, self.threads)
         self._busy.add(fresh)
         return fresh
