@@ -217,13 +217,19 @@ class Bench:
         usage = {k: (after[k] - before[k]) / images * 1000 for k in after}
         return sharp_runs, worker_runs, usage
 
-    async def first_job(self) -> float:
+    async def first_job(self) -> tuple[float, float]:
+        """From enqueue to result, and the job's own run (its job_runs row), in seconds."""
         (media_id,) = await self.upload(self.photos[:1])
         worker = await self.start_worker()
         try:
-            return await self.thumbnails([media_id])
+            latency = await self.thumbnails([media_id])
         finally:
-            await self.stop_worker(worker)
+            await self.stop_worker(worker)  # the worker's tracker writes its rows at the latest
+        duration_ms = await self.db.fetchval(
+            "SELECT duration_ms FROM job_runs WHERE job_id = $1 ORDER BY id DESC LIMIT 1",
+            keys.thumbnails_job_id(media_id),
+        )
+        return latency, (duration_ms or 0) / 1000
 
     async def start_worker(self) -> subprocess.Popen[bytes]:
         """`arq mediaworker.WorkerSettings`, returned once it polls the queue."""
@@ -306,7 +312,7 @@ def report(
     sharp_runs: list[float],
     worker_runs: list[float],
     usage: dict[str, float],
-    first_jobs: list[float],
+    first_jobs: list[tuple[float, float]],
 ) -> None:
     sharp, worker = statistics.median(sharp_runs), statistics.median(worker_runs)
     ratio = worker / sharp
@@ -322,11 +328,12 @@ def report(
     )
     if not first_jobs:
         return
-    first = statistics.median(first_jobs)
+    first = statistics.median(latency for latency, _ in first_jobs)
     print(
         f"  a fresh worker's first job: {first * 1000:.0f} ms median of "
-        f"{', '.join(f'{s * 1000:.0f}' for s in first_jobs)} "
-        f"(target < {FIRST_JOB_TARGET_S * 1000:.0f} ms: {VERDICT[first < FIRST_JOB_TARGET_S]})"
+        f"{', '.join(f'{s * 1000:.0f}' for s, _ in first_jobs)} "
+        f"(target < {FIRST_JOB_TARGET_S * 1000:.0f} ms: {VERDICT[first < FIRST_JOB_TARGET_S]}); "
+        f"the job's own run: {', '.join(f'{d * 1000:.0f}' for _, d in first_jobs)} ms"
     )
 
 
