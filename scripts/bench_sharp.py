@@ -19,11 +19,14 @@ Then a fresh worker's first job: a worker process is started, and once it polls 
 The worker's own CPU time and its pool processes' per image show where the time goes.
 
 Targets: the worker's images/s at least 1.11x sharp's; the first job under 0.5 s.
+`--jpeg-baseline-sizes THUMBNAIL,MEDIUM,LARGE` measures the trade IMAGE_JPEG_BASELINE_SIZES
+offers (baseline JPEGs from the worker, progressive ones from sharp).
 Redis DB 15 is flushed; Postgres `mediaworker_bench` is created and migrated if needed
 (--redis-url, --database-url to use others). Needs node and `npm ci` in scripts/node
 (`./scripts/run bench` does both).
 
     .venv/bin/python scripts/bench_sharp.py [--images 12] [--rounds 3] [--first-jobs 3]
+        [--jpeg-baseline-sizes SIZES]
 """
 
 from __future__ import annotations
@@ -68,6 +71,12 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=12, help="24 MP photos per round (12)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each side (3)")
     parser.add_argument("--first-jobs", type=int, default=3, help="fresh workers timed (3)")
+    parser.add_argument(
+        "--jpeg-baseline-sizes",
+        default="",
+        help="the worker's IMAGE_JPEG_BASELINE_SIZES (e.g. THUMBNAIL,MEDIUM,LARGE); sharp stays"
+        " progressive: measures that trade",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument(
         "--database-url", default="postgresql://postgres@127.0.0.1:5432/mediaworker_bench"
@@ -86,7 +95,7 @@ async def run(args: argparse.Namespace) -> None:
         print(f"generated {len(photos)} photos in {time.perf_counter() - started:.0f} s; {load()}")
         settings = bench_settings(args, work / "storage")
         await prepare_database(args.database_url)
-        bench = Bench(settings, photos, work)
+        bench = Bench(settings, photos, work, args.jpeg_baseline_sizes)
         await bench.open()
         try:
             await bench.flush()
@@ -131,7 +140,7 @@ async def prepare_database(url: str) -> None:
     await migrate(url)
 
 
-def worker_env(settings: Settings, log_path: Path) -> dict[str, str]:
+def worker_env(settings: Settings, baseline_sizes: str) -> dict[str, str]:
     """The environment of `arq mediaworker.WorkerSettings`: our servers and storage."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_"))}
     env.update(
@@ -139,6 +148,7 @@ def worker_env(settings: Settings, log_path: Path) -> dict[str, str]:
         DATABASE_URL=settings.database.dsn(),
         STORAGE_TYPE="local",
         WORKER_STORAGE_PATH=str(settings.storage.path),
+        IMAGE_JPEG_BASELINE_SIZES=baseline_sizes,
     )
     return env
 
@@ -147,8 +157,11 @@ def worker_env(settings: Settings, log_path: Path) -> dict[str, str]:
 
 
 class Bench:
-    def __init__(self, settings: Settings, photos: list[Path], work: Path) -> None:
+    def __init__(
+        self, settings: Settings, photos: list[Path], work: Path, baseline_sizes: str
+    ) -> None:
         self.settings = settings
+        self.baseline_sizes = baseline_sizes
         self.photos = photos
         self.work = work
         self.log_path = work / "worker.log"
@@ -237,7 +250,7 @@ class Bench:
         log = self.log_path.open("ab")
         worker = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited
             [sys.executable, "-m", "arq", "mediaworker.WorkerSettings"],
-            env=worker_env(self.settings, self.log_path),
+            env=worker_env(self.settings, self.baseline_sizes),
             stdout=log,
             stderr=log,
         )
@@ -317,6 +330,8 @@ def report(
     sharp, worker = statistics.median(sharp_runs), statistics.median(worker_runs)
     ratio = worker / sharp
     print(f"\n{args.images} photos of 24 MP a round, {args.rounds} rounds, {os.cpu_count()} cores")
+    if args.jpeg_baseline_sizes:
+        print(f"  the worker writes {args.jpeg_baseline_sizes} as baseline JPEGs; sharp does not")
     print(f"  sharp, three sizes:                  {sharp:6.2f} images/s (median)")
     print(f"  worker, three sizes + blurhash:      {worker:6.2f} images/s (median)")
     print(
