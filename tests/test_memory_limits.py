@@ -26,7 +26,13 @@ from mediaworker.config import ImageConfig, Settings
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError
-from mediaworker.processing.ffmpeg import parse_probe, probe_argv, thumbnail_frame_argv
+from mediaworker.processing.ffmpeg import (
+    PreviewSpec,
+    parse_probe,
+    preview_argv,
+    probe_argv,
+    thumbnail_frame_argv,
+)
 from mediaworker.processing.image import EncodeSpec, ImageLimits, SizeSpec, make_thumbnails
 from mediaworker.processing.pool import CpuPool
 from mediaworker.storage.base import Storage
@@ -204,3 +210,20 @@ async def test_tools_run_under_the_memory_limit(tool_memory_limit: int) -> None:
         await run_tool([*argv, str(512 * MB)], timeout_s=30, what="a big allocation")
 
     assert int(small.stdout) == tool_memory_limit
+
+
+async def test_a_stretching_sample_aspect_ratio_gives_a_preview_no_wider_than_stored(
+    stretched_video: Path, tmp_path: Path
+) -> None:
+    found = await run_tool(probe_argv("ffprobe", str(stretched_video)), timeout_s=30, what="probe")
+    clip = tmp_path / "preview.mp4"
+    spec = PreviewSpec(seconds=2, max_lines=480, crf=30, preset="ultrafast", audio_kbps=64)
+    argv = preview_argv("ffmpeg", str(stretched_video), parse_probe(found.stdout), str(clip), spec)
+
+    status, peak = await asyncio.to_thread(run_measured, argv)
+
+    assert status == 0
+    made = await run_tool(probe_argv("ffprobe", str(clip)), timeout_s=30, what="probe")
+    video = parse_probe(made.stdout).video
+    assert video is not None and (video.width, video.height) == (1280, 18)  # was 34134x480
+    assert peak < 300 * MB, f"ffmpeg peaked at {peak / MB:.0f} MB"

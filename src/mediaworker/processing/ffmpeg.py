@@ -352,11 +352,17 @@ def preview_argv(
 
     ffmpeg turns rotated frames upright by itself (autorotate) and writes no rotation on the
     output. The height is at most `max_lines` upright lines, the width follows the display
-    aspect ratio (non-square pixels made square); both are even, as yuv420p needs.
+    aspect ratio (non-square pixels made square) but is never wider than the stored frame (a
+    40:1 sample aspect ratio would make 34133x480 frames; it gives 1280x18); both are even,
+    as yuv420p needs.
     """
     video = _need(probe.video, "no video track")
     lines = f"max(2,trunc(min({spec.max_lines},ih)/2)*2)"
-    scale = f"scale=w='max(2,round({lines}*dar/2)*2)':h='{lines}',setsar=1"
+    width = f"min({lines}*dar,iw)"
+    scale = (
+        f"scale=w='max(2,round({width}/2)*2)':h='max(2,round(min({lines},{width}/dar)/2)*2)',"
+        "setsar=1"
+    )
     audio = probe.audio
     audio_args: list[str] = ["-an"]
     if audio is not None:
