@@ -37,8 +37,12 @@ IMAGE_KINDS = (media_db.MediaKind.IMAGE, media_db.MediaKind.UNKNOWN)
 JPEG_QUALITY = 92
 
 
-def image_limits(ctx: Context) -> ImageLimits:
-    return ImageLimits(ctx.settings.image.max_input_bytes, ctx.settings.image.max_pixels)
+def image_limits(ctx: Context, *, max_pixels: int | None = None) -> ImageLimits:
+    """The upload limits; `max_pixels` lowers the pixel cap for an operation that needs
+    more memory per pixel than thumbnails (enhancement)."""
+    image = ctx.settings.image
+    cap = image.max_pixels if max_pixels is None else min(max_pixels, image.max_pixels)
+    return ImageLimits(image.max_input_bytes, cap, image.max_gif_pixels)
 
 
 async def load_image(ctx: Context, media_id: str) -> media_db.Media:

@@ -61,8 +61,8 @@ async def render_thumbnails(ctx: Context, source: Path) -> Thumbnails:
         make_thumbnails,
         str(source),
         thumbnail_sizes(config),
-        EncodeSpec(config.format.value, config.quality),
-        ImageLimits(config.max_input_bytes, config.max_pixels),
+        EncodeSpec(config.format.value, config.quality, frozenset(config.jpeg_baseline_sizes)),
+        ImageLimits(config.max_input_bytes, config.max_pixels, config.max_gif_pixels),
     )
 
 
