@@ -18,7 +18,7 @@ from mediaworker.events import progress
 from mediaworker.functions.audio_video import run_ffmpeg
 from mediaworker.ingest import ingest_file
 from mediaworker.processing.ffmpeg import PreviewSpec, Probe, parse_probe, preview_argv, probe_argv
-from mediaworker.processing.ffmpeg_progress import ProgressReader, with_progress
+from mediaworker.processing.ffmpeg_progress import ProgressReader
 from mediaworker.storage.base import Storage
 from mediaworker.subprocesses import run_tool
 
@@ -46,17 +46,6 @@ def test_without_an_expected_duration_only_the_end_is_reported() -> None:
     reader = ProgressReader(expected_s=None)
     fractions = [f for line in FFMPEG_REPORT.splitlines() if (f := reader.feed(line)) is not None]
     assert fractions == [1.0]
-
-
-def test_the_progress_option_goes_right_after_the_program() -> None:
-    assert with_progress(["ffmpeg", "-i", "x", "y"]) == [
-        "ffmpeg",
-        "-progress",
-        "pipe:1",
-        "-i",
-        "x",
-        "y",
-    ]
 
 
 async def test_reports_are_throttled_clamped_and_never_go_back_within_a_stage(

@@ -57,7 +57,7 @@ async def wait_for_status(db: Pool, msg_id: str, status: str) -> outbox.OutboxRo
         row = await outbox.get(db, msg_id)
         return row is not None and row.status == status
 
-    await wait_until(reached)
+    await wait_until(reached, timeout_s=30)
     row = await outbox.get(db, msg_id)
     assert row is not None
     return row
@@ -223,7 +223,7 @@ async def test_a_job_enqueued_with_a_webhook_url_posts_its_failure_once_signed(
             redis, "generate_thumbnails", {"media_id": "missing"}, webhook_url=hook.url
         )
         async with running_worker(settings):  # the job fails (NOT_FOUND), then it is delivered
-            await wait_until(lambda: delivered(hooks_db, job.job_id))
+            await wait_until(lambda: delivered(hooks_db, job.job_id), timeout_s=30)
     [got] = hook.verified
     assert got.event["type"] == "job.failed"
     assert got.event["data"]["job_id"] == job.job_id
@@ -243,7 +243,7 @@ async def test_a_function_default_target_gets_the_success_with_its_result(
         # the same storage folder as the `storage` fixture's
         media = (await ingest_file(hooks_db, storage, redis, image)).media
         async with running_worker(settings):
-            await wait_until(lambda: received(hook))
+            await wait_until(lambda: received(hook), timeout_s=30)
             await run_burst(settings)  # and nothing else comes
     [got] = hook.verified  # thumbnails only: process_upload has no target
     assert got.event["type"] == "job.succeeded"
@@ -258,7 +258,7 @@ async def test_a_target_that_never_answers_holds_no_worker_slot_for_long(
     settings = hook_settings(tmp_path, WEBHOOK_TIMEOUT_S=1)
     one_slot = settings.queue.model_copy(update={"concurrency": 1})
     settings = settings.model_copy(update={"queue": one_slot})
-    async with Receiver([0], stall_s=4) as hook:
+    async with Receiver([0], stall_s=20) as hook:
         msg_id = await job_ended(hooks_db, redis, settings.webhooks, an_end(), hook.url)
         other = await client.enqueue_thumbnails(redis, "not-there")  # runs after the delivery
         async with running_worker(settings):
@@ -267,7 +267,7 @@ async def test_a_target_that_never_answers_holds_no_worker_slot_for_long(
                 runs = await job_runs.list_for_job(hooks_db, other.job_id)
                 return any(r["status"] == "FAILED" for r in runs)
 
-            await wait_until(other_ran, timeout_s=5)
+            await wait_until(other_ran, timeout_s=10)  # well before the 20 s stall
         row = await outbox.get(hooks_db, msg_id)
     assert row is not None and row.status == "PENDING", "to be tried again"
     assert (row.last_error or "").startswith("TIMEOUT")

@@ -32,6 +32,7 @@ from mediaworker.functions.transcribe_audio import transcribe_audio
 from mediaworker.functions.upscale_image import upscale_image
 from mediaworker.queue import keys
 from mediaworker.queue.connection import redis_settings
+from mediaworker.queue.polling import skip_own_running_jobs
 from mediaworker.queue.serializer import deserialize, serialize
 from mediaworker.queue.wrapper import ARQ_MAX_TRIES, JobFunction, tracked
 
@@ -100,6 +101,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
 
 def worker_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `arq.Worker`, from one `Settings`."""
+    skip_own_running_jobs()  # polling.py: no Redis round trips for our own running jobs
     queue = settings.queue
     return {
         "functions": [registered(job, settings) for job in registry.JOBS.values() if not job.cron],

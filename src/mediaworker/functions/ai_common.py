@@ -14,6 +14,7 @@ from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.errors import BadInputError
 from mediaworker.events.progress import scaled
+from mediaworker.functions.audio_video import check_decoded
 from mediaworker.functions.steps import load_media
 from mediaworker.ids import request_hash
 from mediaworker.metering import metered
@@ -37,8 +38,12 @@ IMAGE_KINDS = (media_db.MediaKind.IMAGE, media_db.MediaKind.UNKNOWN)
 JPEG_QUALITY = 92
 
 
-def image_limits(ctx: Context) -> ImageLimits:
-    return ImageLimits(ctx.settings.image.max_input_bytes, ctx.settings.image.max_pixels)
+def image_limits(ctx: Context, *, max_pixels: int | None = None) -> ImageLimits:
+    """The upload limits; `max_pixels` lowers the pixel cap for an operation that needs
+    more memory per pixel than thumbnails (enhancement)."""
+    image = ctx.settings.image
+    cap = image.max_pixels if max_pixels is None else min(max_pixels, image.max_pixels)
+    return ImageLimits(image.max_input_bytes, cap, image.max_gif_pixels)
 
 
 async def load_image(ctx: Context, media_id: str) -> media_db.Media:
@@ -157,12 +162,16 @@ async def split_audio(
         str(listing),
         codec=codec,
         seconds=seconds,
+        max_duration_s=ctx.settings.media.max_duration_s,
     )
+    timeout_s = ctx.settings.providers.command_timeout_s
     await ctx.progress(0.0, "splitting")
-    await run_tool(argv, timeout_s=ctx.settings.providers.command_timeout_s, what="ffmpeg split")
+    done = await run_tool(argv, timeout_s=timeout_s, what="ffmpeg split")
     chunks = parse_chunk_list(await asyncio.to_thread(listing.read_text), str(folder))
     if not chunks:
         raise BadInputError("the audio gave no chunk to transcribe")
+    limit_s = ctx.settings.media.max_duration_s
+    await check_decoded(source, probe, done, chunks[-1].end_s, limit_s=limit_s, audio_only=True)
     return chunks
 
 

@@ -9,7 +9,7 @@ deployment's DISP and DECD) is for the upload fan-out to read: `auto_enhance()`.
 Idempotency: the job id names the row (registry.py); a rerun that finds the copy returns it,
 unless force.
 Retries: as every provider call (RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE);
-BAD_INPUT (unreadable image, refused) and NOT_FOUND fail at once.
+BAD_INPUT (unreadable image, refused, over ENHANCE_MAX_PIXELS) and NOT_FOUND fail at once.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceIm
     async with scratch_dir() as scratch:
         source, prepared = scratch / "original", scratch / "prepared.jpg"
         await ctx.storage.download(original.storage_key, source)
-        await ctx.cpu.run(retouch.prepare, str(source), str(prepared), image_limits(ctx))
+        limits = image_limits(ctx, max_pixels=ctx.settings.providers.enhance_max_pixels)
+        await ctx.cpu.run(retouch.prepare, str(source), str(prepared), limits)
         image = await metered(ctx, Capability.IMAGE_EDIT, enhancer, lambda e: e.enhance(prepared))
     origin = media_db.Origin(
         media_db.MediaSource(original.source), original.prompt, True, parent_id=original.id

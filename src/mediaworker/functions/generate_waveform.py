@@ -5,7 +5,8 @@ track; a video without audio is BAD_INPUT.
 Side effects: four objects at media/{id}/{id}-waveform_{json,dat,svg,png}.{ext}; four
 media_derivatives rows upserted; the duration as decoded, the sample rate and the channels on
 the media row; the row READY if these were the last derivatives it expected (ERROR with a code
-when the job fails for good).
+when the job fails for good). The data's sample rate is the source's up to 48 kHz: the scratch
+PCM is at most 96 KB a second of audio, whatever the input.
 Idempotency: the job id names the row (registry.py); a run that finds the four derivatives
 returns them without work, unless `force`.
 Retries: STORAGE, NETWORK, TIMEOUT retried with backoff; BAD_INPUT, NOT_FOUND fail at once.
@@ -52,7 +53,7 @@ async def generate_waveform(ctx: Context, payload: WaveformPayload) -> WaveformR
         ctx.db,
         media.id,
         duration_s=duration_s if probe.kind == "AUDIO" else None,
-        sample_rate=wave.sample_rate,
+        sample_rate=(probe.audio.sample_rate if probe.audio else None) or wave.sample_rate,
         channels=channels,
     )
     await av.finish(ctx, media.id, WAVEFORM_TYPES)
@@ -84,16 +85,19 @@ async def draw(ctx: Context, media: Media) -> tuple[Waveform, Probe]:
             str(pcm),
             max_duration_s=ctx.settings.media.max_duration_s,
         )
-        expected_s = min(probe.duration_s or 0, ctx.settings.media.max_duration_s) or None
-        await av.run_ffmpeg(
+        limit_s = ctx.settings.media.max_duration_s
+        done = await av.run_ffmpeg(
             argv,
             timeout_s=audio.waveform_timeout_s,
             what="audio decoding",
-            expected_s=expected_s,
+            expected_s=min(probe.duration_s or 0, limit_s) or None,
             part=scaled(0.05, 0.7),
         )
+        rate = pcm_sample_rate(probe)
+        decoded_s = pcm.stat().st_size / 2 / rate if pcm.is_file() else 0.0
+        await av.check_decoded(original, probe, done, decoded_s, limit_s=limit_s, audio_only=True)
         await ctx.progress(0.7, "drawing")
-        wave = await ctx.cpu.run(make_waveform, str(pcm), pcm_sample_rate(probe), spec(audio))
+        wave = await ctx.cpu.run(make_waveform, str(pcm), rate, spec(audio))
     await ctx.progress(0.85, "storing")
     return wave, probe
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from mediaworker import scratch
 from mediaworker.config import ImageConfig
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
@@ -35,7 +35,7 @@ THUMBNAIL_TYPES = [
 
 @asynccontextmanager
 async def scratch_dir() -> AsyncIterator[Path]:
-    path = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="mediaworker-"))
+    path = await asyncio.to_thread(scratch.make_dir)
     try:
         yield path
     finally:
@@ -61,8 +61,8 @@ async def render_thumbnails(ctx: Context, source: Path) -> Thumbnails:
         make_thumbnails,
         str(source),
         thumbnail_sizes(config),
-        EncodeSpec(config.format.value, config.quality),
-        ImageLimits(config.max_input_bytes, config.max_pixels),
+        EncodeSpec(config.format.value, config.quality, frozenset(config.jpeg_baseline_sizes)),
+        ImageLimits(config.max_input_bytes, config.max_pixels, config.max_gif_pixels),
     )
 
 

@@ -1,19 +1,13 @@
-"""ffmpeg's `-progress pipe:1` report, read as a fraction of the work done. Pure.
+"""ffmpeg's `-progress` report, read as a fraction of the work done. Pure.
 
-With `-progress pipe:1` ffmpeg writes to stdout, about twice a second, a block of `key=value`
+With `-progress pipe:N` ffmpeg writes to file descriptor N (subprocesses.py gives it a pipe of
+its own, since stdout may carry an output), about twice a second, a block of `key=value`
 lines ending with `progress=continue` (or `progress=end` after the last one). `out_time_us` is
 how far into the output it has got, in microseconds (`N/A` before the first frame). The
 fraction is that time over the expected output duration; 1.0 at `progress=end`.
 """
 
 from __future__ import annotations
-
-PROGRESS_ARGS = ("-progress", "pipe:1")
-
-
-def with_progress(argv: list[str]) -> list[str]:
-    """`argv` (an ffmpeg command) reporting its progress on stdout (a global option)."""
-    return [argv[0], *PROGRESS_ARGS, *argv[1:]]
 
 
 class ProgressReader:
