@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ import pytest
 import pyvips
 from arq.connections import ArqRedis
 
+from ai_jobs_support import result_of, upload
 from ai_stand_ins import KEYS, TRANSCRIPT, AiStandIn, ai_settings
 from conftest import TESTDATA, run_burst
 from mediaworker import client, keys
@@ -30,38 +29,8 @@ from test_providers_local import photo, probe_seconds
 JFK_MP3 = TESTDATA / "audio" / "speech_jfk_16k_mono.mp3"
 
 
-@pytest.fixture
-async def ai_db(db: Pool) -> Pool:
-    await db.execute("TRUNCATE ai_metrics, tts_jobs")
-    return db
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[AiStandIn]:
-    async with AiStandIn() as stand_in:
-        yield stand_in
-
-
-async def upload(db: Pool, storage: Storage, path: Path, kind: str = "IMAGE") -> media_db.Media:
-    """An upload's row and original, as a producer writes them (no job enqueued)."""
-    media_id = uuid.uuid4().hex
-    key = keys.original_key(media_id, path.suffix)
-    stored = await storage.put_file(key, path, content_type="application/octet-stream")
-    new = media_db.NewMedia(
-        media_id, media_db.MediaKind(kind), key, path.name, None, stored.size_bytes
-    )
-    return await media_db.insert(db, new)
-
-
 async def metrics_rows(db: Pool) -> list[dict[str, Any]]:
     return [dict(r) for r in await db.fetch("SELECT * FROM ai_metrics ORDER BY id")]
-
-
-async def result_of(job: Any) -> dict[str, Any]:
-    info = await job.result_info()
-    assert info is not None and info.success, info
-    result: dict[str, Any] = info.result
-    return result
 
 
 # --- generate_image --------------------------------------------------------------------------

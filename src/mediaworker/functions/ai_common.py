@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -97,18 +98,27 @@ class Heard:
     language: str | None
     segments: list[dict[str, float | str]]
     chunks: int
+    parts_key: str  # the chunks' transcripts in Redis: drop once the row is written
 
 
 async def transcribe_file(
-    ctx: Context, transcriber: Transcriber, source: Path, probe: Probe, language: str | None
+    ctx: Context,
+    transcriber: Transcriber,
+    media_id: str,
+    source: Path,
+    probe: Probe,
+    language: str | None,
 ) -> Heard:
     """The transcript of `source`, sent in chunks small enough for the provider's upload limit.
-    Each chunk's transcript is kept in Redis until the job ends, so a retry or a rate-limit
-    deferral does not pay for a chunk twice."""
+    Each chunk's transcript is kept in Redis until the caller has written the row
+    (`forget_parts`), so a retry or a rate-limit deferral does not pay for a chunk twice. The
+    kept parts are named by the media id and the SHA-256 of the file: another file of the same
+    size and length never gets them."""
     chunks = await split_audio(ctx, transcriber, source, probe)
     spans = [(c.start_s, c.end_s) for c in chunks]
+    content_sha256 = await asyncio.to_thread(_sha256_of, source)
     digest = keys.request_hash(
-        transcriber.provider, transcriber.model, probe.size_bytes, spans, language
+        media_id, content_sha256, transcriber.provider, transcriber.model, spans, language
     )
     parts_key = keys.transcript_parts_key(digest)
     heard: list[Transcript] = []
@@ -126,8 +136,17 @@ async def transcribe_file(
             await ctx.redis.hset(parts_key, str(index), done)  # type: ignore[misc]
             await ctx.redis.expire(parts_key, keys.TRANSCRIPT_PARTS_TTL_S)
         heard.append(_part_from_json(json.loads(done)))
-    await ctx.redis.delete(parts_key)
-    return _join(heard, language, len(chunks))
+    return _join(heard, language, len(chunks), parts_key)
+
+
+async def forget_parts(ctx: Context, heard: Heard) -> None:
+    """Drop the kept chunk transcripts: the transcription row is written."""
+    await ctx.redis.delete(heard.parts_key)
+
+
+def _sha256_of(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 async def split_audio(
@@ -177,8 +196,8 @@ def _part_from_json(found: dict[str, Any]) -> Transcript:
     return Transcript(str(found["text"]), str(language) if language else None, Usage(), segments)
 
 
-def _join(parts: list[Transcript], language: str | None, chunks: int) -> Heard:
+def _join(parts: list[Transcript], language: str | None, chunks: int, parts_key: str) -> Heard:
     text = " ".join(p.text.strip() for p in parts if p.text.strip())
     found = language or next((p.language for p in parts if p.language), None)
     segments: list[dict[str, float | str]] = [asdict(s) for p in parts for s in p.segments]
-    return Heard(text, found, segments, chunks)
+    return Heard(text, found, segments, chunks, parts_key)

@@ -1,0 +1,99 @@
+"""What one job, producer or tenant may not see or touch of another's: kept chunk transcripts,
+media rows the job did not make, tts_jobs rows it did not claim, images cached for others.
+
+Real worker, Redis, Postgres and local storage; the AI APIs are the loopback stand-ins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from arq.connections import ArqRedis
+
+from ai_jobs_support import result_of, upload
+from ai_stand_ins import AiStandIn, ai_settings
+from conftest import run_burst
+from media_fixtures import tone
+from mediaworker import client, keys
+from mediaworker.config import Settings
+from mediaworker.db import transcriptions
+from mediaworker.db.pool import Pool
+from mediaworker.storage.base import Storage
+
+CHUNKED = {"TRANSCRIPTION_MAX_UPLOAD_BYTES": 30_000}  # 3 chunks of a 10 s recording
+
+
+# --- 1. kept chunk transcripts --------------------------------------------------------------
+
+
+async def test_chunk_texts_kept_for_one_recording_never_reach_another_of_the_same_size(
+    ai_db: Pool,
+    redis: ArqRedis,
+    storage: Storage,
+    settings: Settings,
+    api: AiStandIn,
+    tmp_path: Path,
+) -> None:
+    speech = await upload(ai_db, storage, tone(tmp_path / "a.wav", 10, frequency=300), "AUDIO")
+    other = await upload(ai_db, storage, tone(tmp_path / "b.wav", 10, frequency=440), "AUDIO")
+    assert speech.size_bytes == other.size_bytes
+    configured = ai_settings(settings, api, **CHUNKED)
+    api.transcript = "the private words of the first recording"
+    api.fail_nth("audio.transcribe", 2, "401")  # fails for good after its first chunk
+    await client.enqueue_transcription(redis, speech.id)
+    await run_burst(configured)
+
+    api.transcript = "a tone"
+    job = await client.enqueue_transcription(redis, other.id)
+    await run_burst(configured)
+
+    result = await result_of(job)
+    assert result["chunks"] == 3
+    assert result["text"] == "a tone a tone a tone", "nothing of the first recording"
+
+
+@pytest.fixture
+async def transcription_insert_fails_once(ai_db: Pool) -> AsyncIterator[None]:
+    """A real database fault: the first INSERT into transcriptions raises, later ones pass."""
+    await ai_db.execute(
+        """CREATE SEQUENCE IF NOT EXISTS harden_fail_once;
+           CREATE OR REPLACE FUNCTION harden_fail_once() RETURNS trigger AS $$
+           BEGIN
+               IF nextval('harden_fail_once') = 1 THEN
+                   RAISE EXCEPTION 'the database refused the row this time';
+               END IF;
+               RETURN NEW;
+           END $$ LANGUAGE plpgsql;
+           CREATE TRIGGER harden_fail_once BEFORE INSERT ON transcriptions
+               FOR EACH ROW EXECUTE FUNCTION harden_fail_once();"""
+    )
+    try:
+        yield
+    finally:
+        await ai_db.execute(
+            """DROP TRIGGER IF EXISTS harden_fail_once ON transcriptions;
+               DROP FUNCTION IF EXISTS harden_fail_once();
+               DROP SEQUENCE IF EXISTS harden_fail_once;"""
+        )
+
+
+async def test_chunk_texts_are_kept_until_the_row_is_written(
+    transcription_insert_fails_once: None,
+    ai_db: Pool,
+    redis: ArqRedis,
+    storage: Storage,
+    settings: Settings,
+    api: AiStandIn,
+    tmp_path: Path,
+) -> None:
+    media = await upload(ai_db, storage, tone(tmp_path / "t.wav", 10), "AUDIO")
+    job = await client.enqueue_transcription(redis, media.id)
+
+    await run_burst(ai_settings(settings, api, **CHUNKED))
+
+    assert (await result_of(job))["chunks"] == 3
+    assert len(api.calls("audio.transcribe")) == 3, "the retry paid for no chunk again"
+    assert len(await transcriptions.list_for(ai_db, media.id)) == 1
+    left = [k async for k in redis.scan_iter(f"{keys.TRANSCRIPT_PARTS_PREFIX}*")]
+    assert left == [], "dropped once the row was written"
