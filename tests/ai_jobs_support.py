@@ -9,12 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pyvips
+from arq.connections import ArqRedis
 
 from ai_stand_ins import AiStandIn
-from mediaworker import keys
+from mediaworker import client, keys
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.storage.base import Storage
+
+
+def photo(path: Path, width: int = 600, height: int = 400) -> Path:
+    """A dull, low-contrast scene with detail: what enhancement is for."""
+    xyz = pyvips.Image.xyz(width, height)
+    base = (xyz[0] / width * 40 + 100).bandjoin([xyz[1] / height * 30 + 95, xyz[0] * 0 + 90])
+    noise = pyvips.Image.gaussnoise(width, height, sigma=6)
+    (base + noise).cast("uchar").copy(interpretation="srgb").jpegsave(str(path), Q=92)
+    return path
 
 
 @pytest.fixture
@@ -47,9 +58,8 @@ async def result_of(job: Any) -> dict[str, Any]:
     return result
 
 
-async def error_of(job: Any) -> dict[str, str]:
+async def error_of(redis: ArqRedis, job: Any) -> dict[str, str]:
     """The code and message of a job that failed for good."""
-    info = await job.result_info()
-    assert info is not None and not info.success, info
-    error: dict[str, str] = info.result.error.as_dict()
-    return error
+    state = await client.job_status(redis, job.job_id)
+    assert state.error is not None, state
+    return state.error

@@ -13,7 +13,7 @@ import pytest
 import pyvips
 from arq.connections import ArqRedis
 
-from ai_jobs_support import result_of, upload
+from ai_jobs_support import photo, result_of, upload
 from ai_stand_ins import KEYS, TRANSCRIPT, AiStandIn, ai_settings
 from conftest import TESTDATA, run_burst
 from mediaworker import client, keys
@@ -24,7 +24,7 @@ from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.payloads import ClaimTtsPayload
 from mediaworker.storage.base import Storage
-from test_providers_local import photo, probe_seconds
+from test_providers_local import probe_seconds
 
 JFK_MP3 = TESTDATA / "audio" / "speech_jfk_16k_mono.mp3"
 

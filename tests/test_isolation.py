@@ -5,18 +5,21 @@ Real worker, Redis, Postgres and local storage; the AI APIs are the loopback sta
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from arq.connections import ArqRedis
 
-from ai_jobs_support import result_of, upload
+from ai_jobs_support import error_of, photo, result_of, upload
 from ai_stand_ins import AiStandIn, ai_settings
 from conftest import run_burst
 from media_fixtures import tone
 from mediaworker import client, keys
 from mediaworker.config import Settings
+from mediaworker.db import derivatives as derivatives_db
+from mediaworker.db import media as media_db
 from mediaworker.db import transcriptions
 from mediaworker.db.pool import Pool
 from mediaworker.storage.base import Storage
@@ -97,3 +100,77 @@ async def test_chunk_texts_are_kept_until_the_row_is_written(
     assert len(await transcriptions.list_for(ai_db, media.id)) == 1
     left = [k async for k in redis.scan_iter(f"{keys.TRANSCRIPT_PARTS_PREFIX}*")]
     assert left == [], "dropped once the row was written"
+
+
+# --- 2. rows a job did not make ---------------------------------------------------------------
+
+
+async def snapshot(db: Pool, storage: Storage, media_id: str) -> tuple[object, ...]:
+    """A row as stored, its derivatives and the SHA-256 of its original."""
+    row = await media_db.get(db, media_id)
+    assert row is not None
+    data = await storage.get(row.storage_key)
+    return row, await derivatives_db.list_for(db, media_id), hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("force", [True, False])
+async def test_generate_image_refuses_an_uploads_media_id_and_leaves_it_alone(
+    force: bool,
+    ai_db: Pool,
+    redis: ArqRedis,
+    storage: Storage,
+    settings: Settings,
+    api: AiStandIn,
+    tmp_path: Path,
+) -> None:
+    victim = await upload(ai_db, storage, photo(tmp_path / "v.jpg", 64, 48))
+    before = await snapshot(ai_db, storage, victim.id)
+    job = await client.enqueue_generate_image(redis, "a forgery", media_id=victim.id, force=force)
+
+    await run_burst(ai_settings(settings, api))
+
+    error = await error_of(redis, job)
+    assert error["code"] == "CONFLICT" and victim.id in error["message"]
+    assert await snapshot(ai_db, storage, victim.id) == before
+    assert api.calls("images.generate") == [], "refused before the provider was paid"
+
+
+async def test_enhance_image_refuses_an_enhanced_id_it_did_not_make(
+    ai_db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path
+) -> None:
+    original = await upload(ai_db, storage, photo(tmp_path / "o.jpg", 64, 48))
+    squatter = await storage.put_file(
+        keys.original_key(f"{original.id}-enhanced", "jpg"),
+        photo(tmp_path / "s.jpg", 32, 32),
+        content_type="image/jpeg",
+    )
+    new = media_db.NewMedia(
+        f"{original.id}-enhanced", media_db.MediaKind.IMAGE, squatter.key, "s.jpg", None, 1
+    )
+    await media_db.insert(ai_db, new)
+    before = await snapshot(ai_db, storage, new.id)
+    job = await client.enqueue_enhance_image(redis, original.id, force=True)
+
+    await run_burst(ai_settings(settings, None))
+
+    assert (await error_of(redis, job))["code"] == "CONFLICT"
+    assert await snapshot(ai_db, storage, new.id) == before
+    assert await storage.exists(keys.enhanced_key(original.id)) is False
+
+
+async def test_generate_image_may_redo_the_row_it_made(
+    ai_db: Pool, redis: ArqRedis, settings: Settings, api: AiStandIn
+) -> None:
+    configured = ai_settings(settings, api)
+    first = await client.enqueue_generate_image(redis, "a red kite", media_id="kite")
+    await run_burst(configured)
+    again = await client.enqueue_generate_image(redis, "a red kite", media_id="kite", force=True)
+    await run_burst(configured)
+
+    assert (await result_of(first))["media_id"] == (await result_of(again))["media_id"] == "kite"
+    row = await media_db.get(ai_db, "kite")
+    assert row is not None and (row.made_by_function, row.made_by_job) == (
+        "generate_image",
+        keys.generate_image_job_id("kite"),
+    )
+    assert len(api.calls("images.generate")) == 2

@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     BAD_INPUT = "BAD_INPUT"
     NOT_FOUND = "NOT_FOUND"
     NOT_CONFIGURED = "NOT_CONFIGURED"
+    CONFLICT = "CONFLICT"  # the job may not touch that row: it belongs to an upload or job
     TIMEOUT = "TIMEOUT"
     RATE_LIMIT = "RATE_LIMIT"
     PROVIDER_DOWN = "PROVIDER_DOWN"
@@ -80,6 +81,13 @@ class NotFoundError(PermanentError):
 
 class NotConfiguredError(PermanentError):
     code = ErrorCode.NOT_CONFIGURED
+
+
+class ConflictError(PermanentError):
+    """The row the job would write exists and is not the job's own (an upload, another job's
+    row): refused, the row and its files left as they are."""
+
+    code = ErrorCode.CONFLICT
 
 
 class TimeoutExceededError(TransientError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -13,8 +14,9 @@ from typing import Any
 from mediaworker import client, keys
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
-from mediaworker.errors import BadInputError
+from mediaworker.errors import BadInputError, ConflictError
 from mediaworker.functions.common import load_media
+from mediaworker.jobs import current_run
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload
 from mediaworker.processing import retouch
@@ -46,23 +48,43 @@ async def load_image(ctx: Context, media_id: str) -> media_db.Media:
     return media
 
 
+def maker(function: str, job_id: str) -> media_db.Maker:
+    """This job as the maker of the rows it makes: its function and the id of the job that
+    runs (`job_id`, the job-id rule, when called outside the job wrapper)."""
+    run = current_run()
+    return media_db.Maker(function, run.job_id if run is not None else job_id)
+
+
+async def own_row(ctx: Context, media_id: str, made_by: media_db.Maker) -> media_db.Media | None:
+    """The row `made_by` made earlier under `media_id`, None when there is none yet; any other
+    row (an upload, another job's) is refused before any work, and left as it is."""
+    found = await media_db.get(ctx.db, media_id)
+    if found is not None and not media_db.made_by(found, made_by):
+        raise _not_ours(media_id)
+    return found
+
+
+def _not_ours(media_id: str) -> ConflictError:
+    return ConflictError(f"media {media_id} exists and this job did not make it: left untouched")
+
+
 async def store_made_image(
     ctx: Context,
-    media_id: str,
-    key: str,
-    image: bytes,
+    made_by: media_db.Maker,
+    new: media_db.NewMedia,
     origin: media_db.Origin,
-    filename: str | None = None,
+    image: bytes,
 ) -> media_db.Media:
-    """Check and store a provider's image as JPEG under `key`, write its media row (PENDING),
-    and enqueue its thumbnails, which make it READY."""
+    """Check and store a provider's image as JPEG at `new.storage_key`, write its media row
+    (PENDING) and enqueue its thumbnails, which make it READY. The row is written first, and
+    only if it is new or `made_by`'s own: a refused row leaves every file as it was."""
     encoded = await ctx.cpu.run(retouch.to_jpeg, image, image_limits(ctx), JPEG_QUALITY)
-    stored = await ctx.storage.put(key, encoded.data, content_type=encoded.content_type)
-    new = media_db.NewMedia(
-        media_id, media_db.MediaKind.IMAGE, key, filename, encoded.content_type, stored.size_bytes
-    )
-    media = await media_db.upsert_made(ctx.db, new, origin)
-    await client.enqueue_thumbnails(ctx.redis, media_id, force=True)
+    new = dataclasses.replace(new, content_type=encoded.content_type, size_bytes=len(encoded.data))
+    media = await media_db.upsert_made(ctx.db, new, origin, made_by)
+    if media is None:
+        raise _not_ours(new.id)
+    await ctx.storage.put(new.storage_key, encoded.data, content_type=encoded.content_type)
+    await client.enqueue_thumbnails(ctx.redis, new.id, force=True)
     return media
 
 

@@ -4,7 +4,10 @@ Payload: GenerateImagePayload(prompt, media_id, size="1024x1024", quality="auto"
 Side effects: one ai_metrics row per provider call; the image at media/{id}/{id}-original.jpg;
 a media row (kind IMAGE, source GENERATED, the prompt kept), PENDING until `generate_thumbnails`
 (enqueued here) makes it READY; the prompt cache entry.
-Idempotency: job id `generate-image-{media_id}`; a rerun that finds the row returns it. The
+Ownership: the job makes the row `media_id` or updates the row it made itself (the row records
+its maker: function and job id); any other row (an upload, another job's) is refused with
+CONFLICT before any provider call, and stays as it was, files included.
+Idempotency: job id `generate-image-{media_id}`; a rerun that finds its row returns it. The
 prompt cache (provider, model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0 turns it off)
 returns an image made for the same request without calling the provider and without a new row:
 the result then names the cached media. `force` skips both.
@@ -18,7 +21,7 @@ from __future__ import annotations
 from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
-from mediaworker.functions.ai_common import PromptCache, store_made_image
+from mediaworker.functions.ai_common import PromptCache, maker, own_row, store_made_image
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload, GenerateImageResult
 from mediaworker.providers.base import Capability, ImageGenerator
@@ -26,7 +29,8 @@ from mediaworker.providers.base import Capability, ImageGenerator
 
 async def generate_image(ctx: Context, payload: GenerateImagePayload) -> GenerateImageResult:
     generator = ctx.providers.image_generator
-    made = await media_db.get(ctx.db, payload.media_id)
+    made_by = maker("generate_image", keys.generate_image_job_id(payload.media_id))
+    made = await own_row(ctx, payload.media_id, made_by)
     if made is not None and not payload.force:
         return _result(ctx, made, generator, skipped=True)
     cache = PromptCache(ctx, generator, payload)
@@ -42,8 +46,9 @@ async def generate_image(ctx: Context, payload: GenerateImagePayload) -> Generat
         meta={"size": payload.size, "quality": payload.quality},
     )
     key = keys.original_key(payload.media_id, "jpg")
+    new = media_db.NewMedia(payload.media_id, media_db.MediaKind.IMAGE, key, None, None, 0)
     origin = media_db.Origin(media_db.MediaSource.GENERATED, prompt=payload.prompt)
-    media = await store_made_image(ctx, payload.media_id, key, image.data, origin)
+    media = await store_made_image(ctx, made_by, new, origin, image.data)
     await cache.store(media.id)
     return _result(ctx, media, generator, synthetic=image.synthetic)
 
