@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from arq.connections import ArqRedis
@@ -22,6 +23,7 @@ from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.db import transcriptions
 from mediaworker.db.pool import Pool
+from mediaworker.payloads import Derivative
 from mediaworker.storage.base import Storage
 
 CHUNKED = {"TRANSCRIPTION_MAX_UPLOAD_BYTES": 30_000}  # 3 chunks of a 10 s recording
@@ -105,12 +107,19 @@ async def test_chunk_texts_are_kept_until_the_row_is_written(
 # --- 2. rows a job did not make ---------------------------------------------------------------
 
 
-async def snapshot(db: Pool, storage: Storage, media_id: str) -> tuple[object, ...]:
+class Snapshot(NamedTuple):
+    row: media_db.Media
+    derivatives: list[Derivative]
+    sha256: str  # of the original
+
+
+async def snapshot(db: Pool, storage: Storage, media_id: str) -> Snapshot:
     """A row as stored, its derivatives and the SHA-256 of its original."""
     row = await media_db.get(db, media_id)
     assert row is not None
     data = await storage.get(row.storage_key)
-    return row, await derivatives_db.list_for(db, media_id), hashlib.sha256(data).hexdigest()
+    derivatives = await derivatives_db.list_for(db, media_id)
+    return Snapshot(row, derivatives, hashlib.sha256(data).hexdigest())
 
 
 @pytest.mark.parametrize("force", [True, False])
@@ -174,3 +183,27 @@ async def test_generate_image_may_redo_the_row_it_made(
         keys.generate_image_job_id("kite"),
     )
     assert len(api.calls("images.generate")) == 2
+
+
+# --- 7. the prompt cache ----------------------------------------------------------------------
+
+
+async def test_a_prompt_cache_hit_is_a_copy_in_the_asking_jobs_own_row(
+    ai_db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, api: AiStandIn
+) -> None:
+    configured = ai_settings(settings, api)
+    tenant_a = await client.enqueue_generate_image(redis, "our new logo", media_id="a-logo")
+    await run_burst(configured)
+    a_before = await snapshot(ai_db, storage, "a-logo")
+    tenant_b = await client.enqueue_generate_image(redis, "our new logo", media_id="b-logo")
+    await run_burst(configured)
+
+    result = await result_of(tenant_b)
+    assert (result["media_id"], result["cached"]) == ("b-logo", True)
+    assert result["storage_key"] == keys.original_key("b-logo", "jpg")
+    b_copy = await snapshot(ai_db, storage, "b-logo")
+    assert (b_copy.row.status, b_copy.row.made_by_job) == ("READY", tenant_b.job_id)
+    assert b_copy.sha256 == a_before.sha256 and len(b_copy.derivatives) == 3
+    assert await snapshot(ai_db, storage, "a-logo") == a_before, "A's row is not B's to touch"
+    assert (await result_of(tenant_a))["media_id"] == "a-logo"
+    assert len(api.calls("images.generate")) == 1

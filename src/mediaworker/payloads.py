@@ -74,7 +74,7 @@ class GenerateImagePayload(Payload):
 
 
 class GenerateImageResult(Result):
-    media_id: str = Field(description="the image: on a prompt-cache hit, the cached one")
+    media_id: str = Field(description="the row made: on a prompt-cache hit, a copy of the image")
     storage_key: str
     url: str
     provider: str

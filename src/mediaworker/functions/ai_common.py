@@ -75,22 +75,35 @@ async def store_made_image(
     origin: media_db.Origin,
     image: bytes,
 ) -> media_db.Media:
-    """Check and store a provider's image as JPEG at `new.storage_key`, write its media row
-    (PENDING) and enqueue its thumbnails, which make it READY. The row is written first, and
-    only if it is new or `made_by`'s own: a refused row leaves every file as it was."""
+    """Check and store a provider's image as JPEG at `new.storage_key` (`store_image`)."""
     encoded = await ctx.cpu.run(retouch.to_jpeg, image, image_limits(ctx), JPEG_QUALITY)
-    new = dataclasses.replace(new, content_type=encoded.content_type, size_bytes=len(encoded.data))
+    return await store_image(ctx, made_by, new, origin, encoded.data, encoded.content_type)
+
+
+async def store_image(
+    ctx: Context,
+    made_by: media_db.Maker,
+    new: media_db.NewMedia,
+    origin: media_db.Origin,
+    data: bytes,
+    content_type: str,
+) -> media_db.Media:
+    """Write the media row (PENDING), store `data` at `new.storage_key` and enqueue the
+    thumbnails, which make the row READY. The row is written first, and only if it is new or
+    `made_by`'s own: a refused row leaves every file as it was."""
+    new = dataclasses.replace(new, content_type=content_type, size_bytes=len(data))
     media = await media_db.upsert_made(ctx.db, new, origin, made_by)
     if media is None:
         raise _not_ours(new.id)
-    await ctx.storage.put(new.storage_key, encoded.data, content_type=encoded.content_type)
+    await ctx.storage.put(new.storage_key, data, content_type=content_type)
     await client.enqueue_thumbnails(ctx.redis, new.id, force=True)
     return media
 
 
 class PromptCache:
     """{provider, model, prompt, options} -> the media id of the image made for them, kept
-    PROMPT_CACHE_TTL_SECONDS (0: no cache)."""
+    PROMPT_CACHE_TTL_SECONDS (0: no cache). A hit is copied into the asking job's own row
+    (`generate_image`): no job is ever handed a row that another producer asked for."""
 
     def __init__(self, ctx: Context, generator: ImageGenerator, payload: GenerateImagePayload):
         self._ctx = ctx
@@ -107,7 +120,9 @@ class PromptCache:
         if media_id is None:
             return None
         media = await media_db.get(self._ctx.db, media_id.decode())
-        return media if media is not None and media.status != media_db.MediaStatus.ERROR else None
+        if media is None or media.status == media_db.MediaStatus.ERROR:
+            return None
+        return media if media.source == media_db.MediaSource.GENERATED else None
 
     async def store(self, media_id: str) -> None:
         if self._ttl_s > 0:

@@ -9,8 +9,9 @@ its maker: function and job id); any other row (an upload, another job's) is ref
 CONFLICT before any provider call, and stays as it was, files included.
 Idempotency: job id `generate-image-{media_id}`; a rerun that finds its row returns it. The
 prompt cache (provider, model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0 turns it off)
-returns an image made for the same request without calling the provider and without a new row:
-the result then names the cached media. `force` skips both.
+serves an image made for the same request without calling the provider: it is copied into this
+job's own row `media_id` (thumbnails made for it too), so producers never share a row. `force`
+skips the cache and a made row.
 Retries: RATE_LIMIT (after Retry-After), PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (a
 refused prompt) and NOT_CONFIGURED fail at once. The shared rate limiter defers the job
 without using up an attempt.
@@ -21,7 +22,13 @@ from __future__ import annotations
 from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
-from mediaworker.functions.ai_common import PromptCache, maker, own_row, store_made_image
+from mediaworker.functions.ai_common import (
+    PromptCache,
+    maker,
+    own_row,
+    store_image,
+    store_made_image,
+)
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload, GenerateImageResult
 from mediaworker.providers.base import Capability, ImageGenerator
@@ -33,10 +40,16 @@ async def generate_image(ctx: Context, payload: GenerateImagePayload) -> Generat
     made = await own_row(ctx, payload.media_id, made_by)
     if made is not None and not payload.force:
         return _result(ctx, made, generator, skipped=True)
+    key = keys.original_key(payload.media_id, "jpg")
+    new = media_db.NewMedia(payload.media_id, media_db.MediaKind.IMAGE, key, None, None, 0)
+    origin = media_db.Origin(media_db.MediaSource.GENERATED, prompt=payload.prompt)
     cache = PromptCache(ctx, generator, payload)
     cached = None if payload.force else await cache.lookup()
-    if cached is not None:
-        return _result(ctx, cached, generator, cached=True)
+    if cached is not None:  # a copy in this job's own row, never the other producer's row
+        data = await ctx.storage.get(cached.storage_key)
+        content_type = cached.content_type or "image/jpeg"
+        media = await store_image(ctx, made_by, new, origin, data, content_type)
+        return _result(ctx, media, generator, cached=True)
 
     image = await metered(
         ctx,
@@ -45,9 +58,6 @@ async def generate_image(ctx: Context, payload: GenerateImagePayload) -> Generat
         lambda g: g.generate(payload.prompt, size=payload.size, quality=payload.quality),
         meta={"size": payload.size, "quality": payload.quality},
     )
-    key = keys.original_key(payload.media_id, "jpg")
-    new = media_db.NewMedia(payload.media_id, media_db.MediaKind.IMAGE, key, None, None, 0)
-    origin = media_db.Origin(media_db.MediaSource.GENERATED, prompt=payload.prompt)
     media = await store_made_image(ctx, made_by, new, origin, image.data)
     await cache.store(media.id)
     return _result(ctx, media, generator, synthetic=image.synthetic)
