@@ -6,6 +6,7 @@ Real worker, Redis, Postgres and local storage; the AI APIs are the loopback sta
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import NamedTuple
@@ -21,9 +22,9 @@ from mediaworker import client, keys
 from mediaworker.config import Settings
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
-from mediaworker.db import transcriptions
+from mediaworker.db import transcriptions, tts_jobs
 from mediaworker.db.pool import Pool
-from mediaworker.payloads import Derivative
+from mediaworker.payloads import ClaimTtsPayload, Derivative
 from mediaworker.storage.base import Storage
 
 CHUNKED = {"TRANSCRIPTION_MAX_UPLOAD_BYTES": 30_000}  # 3 chunks of a 10 s recording
@@ -207,3 +208,32 @@ async def test_a_prompt_cache_hit_is_a_copy_in_the_asking_jobs_own_row(
     assert await snapshot(ai_db, storage, "a-logo") == a_before, "A's row is not B's to touch"
     assert (await result_of(tenant_a))["media_id"] == "a-logo"
     assert len(api.calls("images.generate")) == 1
+
+
+# --- 6. tts_jobs rows -------------------------------------------------------------------------
+
+
+async def test_speech_finishes_only_the_tts_row_its_job_claimed(
+    ai_db: Pool, redis: ArqRedis, settings: Settings, api: AiStandIn
+) -> None:
+    row = await tts_jobs.add(ai_db, "The store closes in ten minutes.")
+    forged = {"text": "Free drinks at the bar.", "tts_job_id": row.id}
+    no_token = await redis.enqueue_job("synthesize_speech", _job_id="forged-1", **forged)
+    guessed = {**forged, "tts_claim_token": str(uuid.uuid4())}
+    wrong_token = await redis.enqueue_job("synthesize_speech", _job_id="forged-2", **guessed)
+    configured = ai_settings(settings, api)
+    await run_burst(configured)
+
+    assert no_token is not None and wrong_token is not None
+    assert (await error_of(redis, no_token))["code"] == "BAD_INPUT"
+    assert (await error_of(redis, wrong_token))["code"] == "CONFLICT"
+    untouched = await tts_jobs.get(ai_db, row.id)
+    assert untouched is not None and (untouched.status, untouched.audio_url) == ("PENDING", None)
+    assert api.calls("audio.speech") == [], "refused before the provider was paid"
+
+    await client.enqueue(redis, "claim_tts_jobs", "claim-1", ClaimTtsPayload())
+    await run_burst(configured)
+    done = await tts_jobs.get(ai_db, row.id)
+    assert done is not None and done.status == "DONE"
+    [call] = api.calls("audio.speech")
+    assert call.body["input"] == "The store closes in ten minutes."

@@ -7,9 +7,10 @@ pydantic, so producers can use it without the worker's dependencies.
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 MediaId = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -136,6 +137,15 @@ class SpeechPayload(Payload):
     format: SpeechFormat = "mp3"
     language: Language | None = None
     tts_job_id: int | None = Field(None, description="the tts_jobs row to write the outcome to")
+    tts_claim_token: uuid.UUID | None = Field(
+        None, description="the row's claim (claim_tts_jobs): only its holder may finish it"
+    )
+
+    @model_validator(mode="after")
+    def _claimed_row(self) -> SpeechPayload:
+        if (self.tts_job_id is None) != (self.tts_claim_token is None):
+            raise ValueError("tts_job_id and tts_claim_token go together")
+        return self
 
 
 class SpeechResult(Result):

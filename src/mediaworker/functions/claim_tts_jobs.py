@@ -2,9 +2,9 @@
 
 Payload: none. Claims PENDING rows, and QUEUED rows idle for QUEUE_RECONCILE_IDLE_S whose job
 is gone (Redis flushed, worker killed), with `FOR UPDATE SKIP LOCKED`: workers claiming at
-once never take the same row. Each becomes a `synthesize_speech` job `tts-job-{id}`, which
-writes the URL or the error back on the row. A row whose fields are not a valid request is
-marked ERROR (BAD_INPUT) at once.
+once never take the same row. Each becomes a `synthesize_speech` job `tts-job-{id}` carrying
+the claim's token, which writes the URL or the error back on the row (only that job can). A
+row whose fields are not a valid request is marked ERROR (BAD_INPUT) at once.
 Idempotency: the job id names the row, so a row claimed twice is one job.
 """
 
@@ -35,9 +35,11 @@ async def claim_tts_jobs(ctx: Context, payload: ClaimTtsPayload) -> ClaimTtsResu
                 format=row.format,  # validated here: a bad value is BAD_INPUT
                 language=row.language,
                 tts_job_id=row.id,
+                tts_claim_token=row.claim_token,
             )
         except ValidationError as exc:
-            await tts_jobs_db.mark_error(ctx.db, row.id, map_error(exc))
+            if row.claim_token is not None:
+                await tts_jobs_db.mark_error(ctx.db, row.id, row.claim_token, map_error(exc))
             continue
         await client.enqueue(ctx.redis, "synthesize_speech", job_id, work, rerun=True)
         await tts_jobs_db.set_job_id(ctx.db, row.id, job_id)

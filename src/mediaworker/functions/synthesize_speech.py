@@ -1,10 +1,13 @@
 """synthesize_speech: text to speech, stored once per phrase; returns the audio's URL.
 
-Payload: SpeechPayload(text, voice=None, format="mp3", language=None, tts_job_id=None).
+Payload: SpeechPayload(text, voice=None, format="mp3", language=None, tts_job_id=None,
+tts_claim_token=None).
 Side effects: one ai_metrics row when the provider is called; the audio at
 speech/{aa}/{hash}.{ext}, the hash of provider, model, voice, format, language and the
 normalised text (NFC, whitespace collapsed): the same phrase is synthesized once and reused.
-When the job came from a `tts_jobs` row, the row gets the URL (DONE) or the error (ERROR).
+When the job came from a `tts_jobs` row, the row gets the URL (DONE) or the error (ERROR):
+only a job with the token of the row's current claim (claim_tts_jobs) may finish it; any other
+is refused with CONFLICT before any work, and the row stays as it is.
 Idempotency: job id `speech-{hash}` (client.enqueue_speech) or `tts-job-{row id}` (the cron);
 a stored phrase is returned without a provider call.
 Retries: RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (too long, refused)
@@ -18,7 +21,7 @@ from typing import Any
 from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import tts_jobs as tts_jobs_db
-from mediaworker.errors import BadInputError, MappedError
+from mediaworker.errors import BadInputError, ConflictError, MappedError
 from mediaworker.metering import metered
 from mediaworker.payloads import SpeechPayload, SpeechResult
 from mediaworker.processing.speech import SPEECH_ENCODINGS
@@ -27,6 +30,7 @@ from mediaworker.providers.base import Capability
 
 async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResult:
     synthesizer = ctx.providers.speech
+    await _check_claim(ctx, payload)
     text = keys.normalise_text(payload.text)
     limit = ctx.settings.providers.speech_max_chars
     if not text or len(text) > limit:
@@ -52,8 +56,12 @@ async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResul
         stored = await ctx.storage.put(key, audio.data, content_type=audio.content_type)
         size_bytes = stored.size_bytes
     url = ctx.storage.url(key)
-    if payload.tts_job_id is not None:
-        await tts_jobs_db.mark_done(ctx.db, payload.tts_job_id, audio_url=url, storage_key=key)
+    if payload.tts_job_id is not None and payload.tts_claim_token is not None:
+        done = await tts_jobs_db.mark_done(
+            ctx.db, payload.tts_job_id, payload.tts_claim_token, audio_url=url, storage_key=key
+        )
+        if not done:
+            raise _not_claimed(payload.tts_job_id)
     return SpeechResult(
         storage_key=key,
         url=url,
@@ -66,7 +74,18 @@ async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResul
     )
 
 
+async def _check_claim(ctx: Context, payload: SpeechPayload) -> None:
+    if payload.tts_job_id is None or payload.tts_claim_token is None:
+        return
+    if not await tts_jobs_db.holds_claim(ctx.db, payload.tts_job_id, payload.tts_claim_token):
+        raise _not_claimed(payload.tts_job_id)
+
+
+def _not_claimed(row_id: int) -> ConflictError:
+    return ConflictError(f"tts_jobs row {row_id} is not claimed by this job: left untouched")
+
+
 async def mark_tts_job_failed(ctx: Context, payload: Any, error: MappedError) -> None:
-    """on_failure hook: a `tts_jobs` row gets the error code and message."""
-    if payload.tts_job_id is not None:
-        await tts_jobs_db.mark_error(ctx.db, payload.tts_job_id, error)
+    """on_failure hook: the `tts_jobs` row this job claimed gets the error code and message."""
+    if payload.tts_job_id is not None and payload.tts_claim_token is not None:
+        await tts_jobs_db.mark_error(ctx.db, payload.tts_job_id, payload.tts_claim_token, error)
