@@ -124,10 +124,12 @@ async def mark_ready(
 
 
 async def mark_error(db: Pool, media_id: str, error: MappedError) -> None:
+    """ERROR with the code and message, for a PENDING or PROCESSING row only: a READY row
+    keeps its good outputs, an ERROR row its first error."""
     await db.execute(
         """UPDATE media SET status = 'ERROR', error_code = $2, error_message = $3,
                   updated_at = now(), processed_at = now()
-           WHERE id = $1""",
+           WHERE id = $1 AND status IN ('PENDING', 'PROCESSING')""",
         media_id,
         error.code.value,
         error.message,

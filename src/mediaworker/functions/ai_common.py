@@ -15,7 +15,7 @@ from mediaworker import client, keys
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.errors import BadInputError, ConflictError
-from mediaworker.functions.common import load_media
+from mediaworker.functions.common import IMAGE_KINDS, load_media
 from mediaworker.jobs import current_run
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload
@@ -33,7 +33,6 @@ from mediaworker.providers.base import (
 )
 from mediaworker.subprocesses import run_tool
 
-IMAGE_KINDS = (media_db.MediaKind.IMAGE, media_db.MediaKind.UNKNOWN)
 JPEG_QUALITY = 92
 
 
@@ -42,10 +41,7 @@ def image_limits(ctx: Context) -> ImageLimits:
 
 
 async def load_image(ctx: Context, media_id: str) -> media_db.Media:
-    media = await load_media(ctx, media_id)
-    if media.kind not in IMAGE_KINDS:
-        raise BadInputError(f"media {media_id} is {media.kind.lower()}, not an image")
-    return media
+    return await load_media(ctx, media_id, IMAGE_KINDS)
 
 
 def maker(function: str, job_id: str) -> media_db.Maker:

@@ -15,6 +15,7 @@ from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.functions.common import (
+    IMAGE_KINDS,
     THUMBNAIL_TYPES,
     already_done,
     load_media,
@@ -26,7 +27,7 @@ from mediaworker.payloads import ThumbnailsPayload, ThumbnailsResult
 
 
 async def generate_thumbnails(ctx: Context, payload: ThumbnailsPayload) -> ThumbnailsResult:
-    media = await load_media(ctx, payload.media_id)
+    media = await load_media(ctx, payload.media_id, IMAGE_KINDS)
     done = await already_done(ctx, media.id, THUMBNAIL_TYPES)
     if done is not None and media.status == media_db.MediaStatus.READY and not payload.force:
         return ThumbnailsResult(

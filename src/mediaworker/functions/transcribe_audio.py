@@ -17,23 +17,18 @@ and NOT_FOUND fail at once.
 from __future__ import annotations
 
 from mediaworker.context import Context
-from mediaworker.db import media as media_db
 from mediaworker.db import transcriptions as transcriptions_db
 from mediaworker.errors import BadInputError
 from mediaworker.functions.ai_common import forget_parts, transcribe_file
 from mediaworker.functions.audio_video import fetched_original, probe_file
-from mediaworker.functions.common import load_media
+from mediaworker.functions.common import SOUND_KINDS, load_media
 from mediaworker.jobs import current_run
 from mediaworker.payloads import TranscribePayload, TranscribeResult
-
-AUDIO_KINDS = (media_db.MediaKind.AUDIO, media_db.MediaKind.VIDEO, media_db.MediaKind.UNKNOWN)
 
 
 async def transcribe_audio(ctx: Context, payload: TranscribePayload) -> TranscribeResult:
     transcriber = ctx.providers.transcriber
-    media = await load_media(ctx, payload.media_id)
-    if media.kind not in AUDIO_KINDS:
-        raise BadInputError(f"media {media.id} is an image: nothing to transcribe")
+    media = await load_media(ctx, payload.media_id, SOUND_KINDS)
     async with fetched_original(ctx, media) as original:
         probe = await probe_file(ctx, original)
         if probe.audio is None:
