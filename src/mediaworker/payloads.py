@@ -1,14 +1,15 @@
 """What travels through Redis: one <Job>Payload and <Job>Result model per job.
 
 Payloads carry ids and options, never file contents. Unknown fields are refused, so a typo in
-a producer fails at once with BAD_INPUT instead of being ignored. This module imports only
+a producer fails at once with BAD_INPUT instead of being ignored; so are NUL characters in text
+and NaN or Infinity in numbers. This module imports only
 pydantic, so producers can use it without the worker's dependencies.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,7 +18,17 @@ MediaId = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown fields, non-finite numbers (NaN, Infinity) and text with a NUL character are
+    refused here, at the boundary: Postgres stores neither in text or jsonb."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        for name, value in self:
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError(f"{name} contains a NUL character")
+        return self
 
 
 class Result(BaseModel):
