@@ -50,7 +50,8 @@ async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceIm
 
     async with scratch_dir() as scratch:
         source, prepared = scratch / "original", scratch / "prepared.jpg"
-        await ctx.storage.download(original.storage_key, source)
+        limit = image_limits(ctx).max_input_bytes
+        await ctx.storage.download(original.storage_key, source, max_bytes=limit)
         await ctx.cpu.run(retouch.prepare, str(source), str(prepared), image_limits(ctx))
         image = await metered(ctx, Capability.IMAGE_EDIT, enhancer, lambda e: e.enhance(prepared))
     origin = media_db.Origin(

@@ -42,7 +42,8 @@ async def generate_thumbnails(ctx: Context, payload: ThumbnailsPayload) -> Thumb
     await media_db.mark_processing(ctx.db, media.id)
     async with scratch_dir() as scratch:
         original = scratch / "original"
-        await ctx.storage.download(media.storage_key, original)
+        limit = ctx.settings.image.max_input_bytes
+        await ctx.storage.download(media.storage_key, original, max_bytes=limit)
         thumbs = await render_thumbnails(ctx, original)
 
     derivatives = await store_renditions(ctx, media.id, thumbs.renditions)
