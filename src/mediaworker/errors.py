@@ -143,8 +143,9 @@ class JobFailedError(Exception):
 
 _SECRET_PATTERNS = (
     re.compile(r"(sk|pk|rk)-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"AIza[A-Za-z0-9_\-]{8,}"),  # Google API keys (Gemini)
     re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|authorization)=\S+"),
-    re.compile(r"://[^/\s:@]+:[^/\s@]+@"),
+    re.compile(r"://[^/\s:@]*:[^/\s@]+@"),  # user:password@ and :password@ (Redis) in URLs
 )
 
 
