@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+import mediaworker
 from ai_stand_ins import GEMINI_KEY, KEYS, AiStandIn, ai_settings
-from conftest import running_worker
+from conftest import DATABASE_URL, REDIS_URL, running_worker
 from mediaworker.config import Settings
 from mediaworker.errors import map_error, safe_message
 
@@ -38,3 +44,51 @@ async def test_no_provider_key_is_in_the_repr_of_a_workers_context(
 
     for secret in KEYS:
         assert secret not in shown
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses (hex, as the kernel shows them) of TCP sockets listening on
+    `port`."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, _, hex_port = fields[1].rpartition(":")
+            if int(hex_port, 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_a_worker_serves_metrics_on_loopback_only_by_default(tmp_path: Path) -> None:
+    port = free_port()
+    source = Path(mediaworker.__file__).parents[1]
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(source),
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": DATABASE_URL,
+        "WORKER_STORAGE_PATH": str(tmp_path / "storage"),
+        "METRICS_PORT": str(port),
+        "CPU_WORKERS": "1",
+    }
+    arq = Path(sys.executable).with_name("arq")
+    with (tmp_path / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [str(arq), "mediaworker.WorkerSettings"], env=environment, stdout=log, stderr=log
+        )
+    try:
+        for _ in range(300):
+            if listening_addresses(port) or worker.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert listening_addresses(port) == {"0100007F"}, "127.0.0.1, not every interface"
+    finally:
+        worker.kill()
+        worker.wait(10)

@@ -234,6 +234,9 @@ class QueueConfig(_Section):
         default_factory=lambda: os.cpu_count() or 1, ge=1, validation_alias=env("CPU_WORKERS")
     )
     metrics_port: int = Field(0, ge=0, validation_alias=env("METRICS_PORT"))
+    # /metrics has no authentication: this host only, unless the deployment opens it (e.g.
+    # METRICS_HOST=0.0.0.0 inside a pod whose network policy admits only the scraper).
+    metrics_host: str = Field("127.0.0.1", min_length=1, validation_alias=env("METRICS_HOST"))
     reconcile_idle_s: float = Field(60, ge=0, validation_alias=env("QUEUE_RECONCILE_IDLE_S"))
 
 
