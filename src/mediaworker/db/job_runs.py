@@ -1,9 +1,11 @@
 """Queries on `job_runs`: one row per attempt of every job, written by the job wrapper.
 
 An attempt is identified by the job id and its enqueue time (a forced rerun under the same
-job id is a new enqueue). A row still RUNNING when the next attempt of the same enqueue
-starts belonged to a worker that died: it is closed as INTERRUPTED and counts as a try. A row
-DEFERRED (our rate limiter had no slot) does not count: the attempt is made again.
+job id is a new enqueue). The producer's arguments are stored on the first row of an enqueue
+only; its later rows (retries, deferrals) have `{}`. A row still RUNNING when the next attempt
+of the same enqueue starts belonged to a worker that died: it is closed as INTERRUPTED and
+counts as a try. A row DEFERRED (our rate limiter had no slot) does not count: the attempt is
+made again.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ async def next_attempt(
     """Insert the RUNNING row of a later pickup and return its attempt number.
 
     Rows of the same enqueue still RUNNING belonged to a worker that died: they are closed as
-    INTERRUPTED and count. DEFERRED rows (the rate limiter) do not count.
+    INTERRUPTED and count. DEFERRED rows (the rate limiter) do not count. The arguments are
+    kept once, on the enqueue's first row: a job deferred a hundred times by
+    the rate limiter does not store them a hundred times.
     """
     attempt: int = await db.fetchval(
         """WITH interrupted AS (
@@ -50,7 +54,11 @@ async def next_attempt(
            )
            INSERT INTO job_runs
                (job_id, function, arguments, status, attempt, worker, enqueued_at, run_key)
-           VALUES ($1, $2, $3, 'RUNNING',
+           VALUES ($1, $2,
+                   CASE WHEN EXISTS (SELECT 1 FROM job_runs
+                                     WHERE job_id = $1 AND enqueued_at = $4)
+                        THEN '{}'::jsonb ELSE $3::jsonb END,
+                   'RUNNING',
                    (SELECT count(*) + 1 FROM job_runs
                     WHERE job_id = $1 AND enqueued_at = $4 AND status <> 'DEFERRED'),
                    $5, $4, $6)
