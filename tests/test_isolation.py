@@ -237,3 +237,23 @@ async def test_speech_finishes_only_the_tts_row_its_job_claimed(
     assert done is not None and done.status == "DONE"
     [call] = api.calls("audio.speech")
     assert call.body["input"] == "The store closes in ten minutes."
+
+
+async def test_a_rerun_that_finds_its_row_without_the_image_makes_it_again(
+    ai_db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, api: AiStandIn
+) -> None:
+    """The row is written before the image: what a store that failed after it leaves."""
+    configured = ai_settings(settings, api)
+    await client.enqueue_generate_image(redis, "a heron", media_id="heron")
+    await run_burst(configured)
+    made = await media_db.get(ai_db, "heron")
+    assert made is not None
+    await storage.delete(made.storage_key)
+    await redis.delete(keys.result_key(keys.generate_image_job_id("heron")))
+
+    again = await client.enqueue_generate_image(redis, "a heron", media_id="heron")
+    await run_burst(configured)
+
+    assert (await result_of(again))["skipped"] is False
+    assert await storage.exists(made.storage_key)
+    assert len(api.calls("images.generate")) == 2

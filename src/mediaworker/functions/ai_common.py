@@ -60,6 +60,14 @@ async def own_row(ctx: Context, media_id: str, made_by: media_db.Maker) -> media
     return found
 
 
+async def reusable(ctx: Context, made: media_db.Media | None) -> media_db.Media | None:
+    """A made row a rerun may return as it is: not ERROR, and its image in storage (the row
+    is written just before the image, so a retry after a failed store makes it again)."""
+    if made is None or made.status == media_db.MediaStatus.ERROR:
+        return None
+    return made if await ctx.storage.exists(made.storage_key) else None
+
+
 def _not_ours(media_id: str) -> ConflictError:
     return ConflictError(f"media {media_id} exists and this job did not make it: left untouched")
 
@@ -109,16 +117,18 @@ class PromptCache:
         )
         self._key = keys.prompt_cache_key(digest)
 
-    async def lookup(self) -> media_db.Media | None:
+    async def lookup(self, media_id: str) -> media_db.Media | None:
+        """The generated image kept for this request, to copy into the row `media_id`: not
+        that row itself, not a row in ERROR or whose image is gone."""
         if self._ttl_s <= 0:
             return None
-        media_id = await self._ctx.redis.get(self._key)
-        if media_id is None:
+        found = await self._ctx.redis.get(self._key)
+        if found is None or found.decode() == media_id:
             return None
-        media = await media_db.get(self._ctx.db, media_id.decode())
-        if media is None or media.status == media_db.MediaStatus.ERROR:
+        media = await media_db.get(self._ctx.db, found.decode())
+        if media is None or media.source != media_db.MediaSource.GENERATED:
             return None
-        return media if media.source == media_db.MediaSource.GENERATED else None
+        return await reusable(self._ctx, media)
 
     async def store(self, media_id: str) -> None:
         if self._ttl_s > 0:

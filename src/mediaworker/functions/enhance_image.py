@@ -25,6 +25,7 @@ from mediaworker.functions.ai_common import (
     load_image,
     maker,
     own_row,
+    reusable,
     store_made_image,
 )
 from mediaworker.functions.common import scratch_dir
@@ -44,8 +45,8 @@ async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceIm
     original = await load_image(ctx, payload.media_id)
     enhanced_id = keys.enhanced_media_id(original.id)
     made_by = maker("enhance_image", keys.enhance_job_id(original.id))
-    done = await own_row(ctx, enhanced_id, made_by)
-    if done is not None and done.status != media_db.MediaStatus.ERROR and not payload.force:
+    done = await reusable(ctx, await own_row(ctx, enhanced_id, made_by))
+    if done is not None and not payload.force:
         return _result(ctx, original.id, done, enhancer, skipped=True)
 
     async with scratch_dir() as scratch:

@@ -26,6 +26,7 @@ from mediaworker.functions.ai_common import (
     PromptCache,
     maker,
     own_row,
+    reusable,
     store_image,
     store_made_image,
 )
@@ -37,14 +38,14 @@ from mediaworker.providers.base import Capability, ImageGenerator
 async def generate_image(ctx: Context, payload: GenerateImagePayload) -> GenerateImageResult:
     generator = ctx.providers.image_generator
     made_by = maker("generate_image", keys.generate_image_job_id(payload.media_id))
-    made = await own_row(ctx, payload.media_id, made_by)
+    made = await reusable(ctx, await own_row(ctx, payload.media_id, made_by))
     if made is not None and not payload.force:
         return _result(ctx, made, generator, skipped=True)
     key = keys.original_key(payload.media_id, "jpg")
     new = media_db.NewMedia(payload.media_id, media_db.MediaKind.IMAGE, key, None, None, 0)
     origin = media_db.Origin(media_db.MediaSource.GENERATED, prompt=payload.prompt)
     cache = PromptCache(ctx, generator, payload)
-    cached = None if payload.force else await cache.lookup()
+    cached = None if payload.force else await cache.lookup(payload.media_id)
     if cached is not None:  # a copy in this job's own row, never the other producer's row
         data = await ctx.storage.get(cached.storage_key)
         content_type = cached.content_type or "image/jpeg"
