@@ -257,3 +257,22 @@ async def test_a_rerun_that_finds_its_row_without_the_image_makes_it_again(
     assert (await result_of(again))["skipped"] is False
     assert await storage.exists(made.storage_key)
     assert len(api.calls("images.generate")) == 2
+
+
+async def test_a_row_claimed_again_is_no_longer_the_earlier_claims_to_finish(ai_db: Pool) -> None:
+    row = await tts_jobs.add(ai_db, "The platform has changed.")
+    [first] = await tts_jobs.claim(ai_db, limit=10, stale_after_s=60)
+    [second] = await tts_jobs.claim(ai_db, limit=10, stale_after_s=0)  # its job looked lost
+    assert first.id == second.id == row.id and first.claim_token != second.claim_token
+    assert first.claim_token is not None and second.claim_token is not None
+
+    late = await tts_jobs.mark_done(
+        ai_db, row.id, first.claim_token, audio_url="x", storage_key="x"
+    )
+    current = await tts_jobs.mark_done(
+        ai_db, row.id, second.claim_token, audio_url="u", storage_key="k"
+    )
+
+    done = await tts_jobs.get(ai_db, row.id)
+    assert (late, current) == (False, True)
+    assert done is not None and (done.status, done.audio_url) == ("DONE", "u")
