@@ -16,7 +16,7 @@ from arq.connections import ArqRedis
 
 from ai_jobs_support import error_of, photo, result_of, upload
 from ai_stand_ins import AiStandIn, ai_settings
-from conftest import run_burst
+from conftest import make_settings, run_burst, running_worker
 from media_fixtures import tone
 from mediaworker import client, keys
 from mediaworker.config import Settings
@@ -24,6 +24,7 @@ from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.db import transcriptions, tts_jobs
 from mediaworker.db.pool import Pool
+from mediaworker.functions.claim_tts_jobs import claim_tts_jobs
 from mediaworker.payloads import ClaimTtsPayload, Derivative
 from mediaworker.storage.base import Storage
 
@@ -259,20 +260,34 @@ async def test_a_rerun_that_finds_its_row_without_the_image_makes_it_again(
     assert len(api.calls("images.generate")) == 2
 
 
-async def test_a_row_claimed_again_is_no_longer_the_earlier_claims_to_finish(ai_db: Pool) -> None:
+async def test_a_row_whose_job_was_lost_is_no_longer_that_jobs_to_finish(
+    ai_db: Pool, redis: ArqRedis, tmp_path: Path, api: AiStandIn
+) -> None:
+    settings = ai_settings(make_settings(tmp_path / "storage", QUEUE_RECONCILE_IDLE_S=0), api)
     row = await tts_jobs.add(ai_db, "The platform has changed.")
-    [first] = await tts_jobs.claim(ai_db, limit=10, stale_after_s=60)
-    [second] = await tts_jobs.claim(ai_db, limit=10, stale_after_s=0)  # its job looked lost
-    assert first.id == second.id == row.id and first.claim_token != second.claim_token
-    assert first.claim_token is not None and second.claim_token is not None
+    # A worker on another queue: its context, and no job of ours taken from the queue.
+    async with running_worker(settings, queue_name="harden:elsewhere") as worker:
+        context = worker.ctx["mw"]
+        await claim_tts_jobs(context, ClaimTtsPayload())
+        first = await tts_jobs.get(ai_db, row.id)
+        await claim_tts_jobs(context, ClaimTtsPayload())  # idle, but its job is still queued
+        kept = await tts_jobs.get(ai_db, row.id)
+        await redis.flushdb()  # the job is lost
+        await claim_tts_jobs(context, ClaimTtsPayload())
+        second = await tts_jobs.get(ai_db, row.id)
+    assert first is not None and kept is not None and second is not None
+    assert first.claim_token is not None and kept.claim_token == first.claim_token
+    assert second.claim_token not in (None, first.claim_token)
 
-    late = await tts_jobs.mark_done(
-        ai_db, row.id, first.claim_token, audio_url="x", storage_key="x"
+    await run_burst(settings)
+    lost = {"text": "Ignore the last announcement.", "tts_job_id": row.id}
+    late = await redis.enqueue_job(
+        "synthesize_speech", _job_id="lost", tts_claim_token=str(first.claim_token), **lost
     )
-    current = await tts_jobs.mark_done(
-        ai_db, row.id, second.claim_token, audio_url="u", storage_key="k"
-    )
+    await run_burst(settings)
 
+    assert late is not None and (await error_of(redis, late))["code"] == "CONFLICT"
     done = await tts_jobs.get(ai_db, row.id)
-    assert (late, current) == (False, True)
-    assert done is not None and (done.status, done.audio_url) == ("DONE", "u")
+    assert done is not None and done.status == "DONE"
+    [call] = api.calls("audio.speech")
+    assert call.body["input"] == "The platform has changed."

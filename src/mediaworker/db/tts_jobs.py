@@ -3,8 +3,8 @@
 PENDING -> QUEUED (claimed by the cron job, which enqueues it) -> DONE (audio URL) or ERROR.
 Claims use `FOR UPDATE SKIP LOCKED`, so several workers claiming at once never take the same
 row. A row QUEUED for longer than the idle time whose job is gone (Redis flushed, worker
-killed) is claimed again: nothing is lost. Each claim draws a new `claim_token`, which the
-job carries: only the holder of a QUEUED row's current token may finish it.
+killed) is claimed again: nothing is lost. Each job enqueued for a row gets a new
+`claim_token`, which it carries: only the holder of a QUEUED row's current token may finish it.
 """
 
 from __future__ import annotations
@@ -60,8 +60,7 @@ async def add(
 async def claim(db: Pool, *, limit: int, stale_after_s: float) -> list[TtsJob]:
     """Mark up to `limit` PENDING rows, and QUEUED rows idle for `stale_after_s`, QUEUED now."""
     rows = await db.fetch(
-        """UPDATE tts_jobs SET status = 'QUEUED', claimed_at = now(), updated_at = now(),
-                  claim_token = gen_random_uuid()
+        """UPDATE tts_jobs SET status = 'QUEUED', claimed_at = now(), updated_at = now()
            WHERE id IN (
                SELECT id FROM tts_jobs
                WHERE status = 'PENDING'
@@ -73,6 +72,12 @@ async def claim(db: Pool, *, limit: int, stale_after_s: float) -> list[TtsJob]:
         stale_after_s,
     )
     return sorted((TtsJob(**to_dict(r)) for r in rows), key=lambda j: j.id)
+
+
+async def set_claim_token(db: Pool, row_id: int, claim_token: uuid.UUID) -> None:
+    """The token of the job about to be enqueued for the row: from now on only it may finish
+    the row (set before the job is enqueued, so the job always finds it)."""
+    await db.execute("UPDATE tts_jobs SET claim_token = $2 WHERE id = $1", row_id, claim_token)
 
 
 async def set_job_id(db: Pool, row_id: int, job_id: str) -> None:

@@ -10,7 +10,7 @@ UPDATE media SET made_by_function = 'enhance_image', made_by_job = 'enhance-' ||
 UPDATE media SET made_by_function = 'generate_image', made_by_job = 'generate-image-' || id
     WHERE source = 'GENERATED' AND NOT is_enhanced AND made_by_job IS NULL;
 
--- tts_jobs: each claim gets a new token, carried by the job it enqueues; only a job with the
--- row's current token may finish it (DONE or ERROR). A row claimed again gets a new token, so
--- the job of an earlier claim can no longer write it.
+-- tts_jobs: each job enqueued for a row gets a new token, which it carries; only a job with
+-- the row's current token may finish it (DONE or ERROR). A row whose job was lost and is
+-- enqueued again gets a new token, so the lost job can no longer write it.
 ALTER TABLE tts_jobs ADD COLUMN IF NOT EXISTS claim_token uuid;
