@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -10,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from mediaworker import client, keys
 from mediaworker.context import Context
@@ -183,8 +186,10 @@ async def transcribe_file(
 
 
 async def forget_parts(ctx: Context, heard: Heard) -> None:
-    """Drop the kept chunk transcripts: the transcription row is written."""
-    await ctx.redis.delete(heard.parts_key)
+    """Drop the kept chunk transcripts: the transcription row is written. Best effort: failing
+    here must not fail (and rerun) a job whose row is written; the parts expire anyway."""
+    with contextlib.suppress(RedisError, OSError):
+        await ctx.redis.delete(heard.parts_key)
 
 
 def _sha256_of(path: Path) -> str:
