@@ -95,3 +95,11 @@ async def test_an_error_message_with_a_nul_is_stored_without_it(
 
     row = await media_db.get(db, media.id)
     assert row is not None and row.error_message == "ValueError: bad tag"
+
+
+async def test_no_nul_nan_or_infinity_reaches_a_jsonb_column(db: Pool) -> None:
+    poisoned = {"tag": "a\x00b", "peak": math.nan, "gain": [math.inf, -math.inf, 0.5]}
+
+    stored = await db.fetchval("SELECT $1::jsonb", poisoned)
+
+    assert stored == {"tag": "ab", "peak": "nan", "gain": ["inf", "-inf", 0.5]}

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import uuid
 from enum import StrEnum
 from typing import Any
 
-from mediaworker.db.pool import Pool, to_dict
+from mediaworker.db.pool import Pool, storable, to_dict
 
 
 class RunStatus(StrEnum):
@@ -105,17 +104,5 @@ async def list_for_job(db: Pool, job_id: str) -> list[dict[str, Any]]:
 def jsonable(arguments: dict[str, Any]) -> dict[str, Any]:
     """Arguments as given by the producer, made storable in jsonb: bytes and odd types as
     text, NaN and Infinity as text, NUL characters dropped (jsonb refuses both)."""
-    result: dict[str, Any] = _storable(json.loads(json.dumps(arguments, default=repr)))
+    result: dict[str, Any] = storable(json.loads(json.dumps(arguments, default=repr)))
     return result
-
-
-def _storable(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, list):
-        return [_storable(v) for v in value]
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    return value
