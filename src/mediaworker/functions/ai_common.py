@@ -47,11 +47,11 @@ async def load_image(ctx: Context, media_id: str) -> media_db.Media:
     return await load_media(ctx, media_id, IMAGE_KINDS)
 
 
-def maker(function: str, job_id: str) -> media_db.Maker:
+def maker(function: str) -> media_db.Maker:
     """This job as the maker of the rows it makes: its function and the id of the job that
-    runs (`job_id`, the job-id rule, when called outside the job wrapper)."""
+    runs (the job id names the work, so a rerun of the same work is the same maker)."""
     run = current_run()
-    return media_db.Maker(function, run.job_id if run is not None else job_id)
+    return media_db.Maker(function, run.job_id if run is not None else function)
 
 
 async def own_row(ctx: Context, media_id: str, made_by: media_db.Maker) -> media_db.Media | None:

@@ -44,7 +44,7 @@ async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceIm
     enhancer = ctx.providers.image_enhancer
     original = await load_image(ctx, payload.media_id)
     enhanced_id = keys.enhanced_media_id(original.id)
-    made_by = maker("enhance_image", keys.enhance_job_id(original.id))
+    made_by = maker("enhance_image")
     done = await reusable(ctx, await own_row(ctx, enhanced_id, made_by))
     if done is not None and not payload.force:
         return _result(ctx, original.id, done, enhancer, skipped=True)

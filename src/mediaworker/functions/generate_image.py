@@ -37,7 +37,7 @@ from mediaworker.providers.base import Capability, ImageGenerator
 
 async def generate_image(ctx: Context, payload: GenerateImagePayload) -> GenerateImageResult:
     generator = ctx.providers.image_generator
-    made_by = maker("generate_image", keys.generate_image_job_id(payload.media_id))
+    made_by = maker("generate_image")
     made = await reusable(ctx, await own_row(ctx, payload.media_id, made_by))
     if made is not None and not payload.force:
         return _result(ctx, made, generator, skipped=True)
