@@ -13,9 +13,10 @@ import pyvips
 from arq.connections import ArqRedis
 
 from ai_stand_ins import AiStandIn
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
 
@@ -43,7 +44,7 @@ async def api() -> AsyncIterator[AiStandIn]:
 async def upload(db: Pool, storage: Storage, path: Path, kind: str = "IMAGE") -> media_db.Media:
     """An upload's row and original, as a producer writes them (no job enqueued)."""
     media_id = uuid.uuid4().hex
-    key = keys.original_key(media_id, path.suffix)
+    key = layout.original_key(media_id, path.suffix)
     stored = await storage.put_file(key, path, content_type="application/octet-stream")
     new = media_db.NewMedia(
         media_id, media_db.MediaKind(kind), key, path.name, None, stored.size_bytes

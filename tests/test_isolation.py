@@ -18,7 +18,7 @@ from ai_jobs_support import error_of, photo, result_of, upload
 from ai_stand_ins import AiStandIn, ai_settings
 from conftest import make_settings, run_burst, running_worker
 from media_fixtures import tone
-from mediaworker import client, keys
+from mediaworker import client, registry
 from mediaworker.config import Settings
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
@@ -26,6 +26,9 @@ from mediaworker.db import transcriptions, tts_jobs
 from mediaworker.db.pool import Pool
 from mediaworker.functions.claim_tts_jobs import claim_tts_jobs
 from mediaworker.payloads import ClaimTtsPayload, Derivative
+from mediaworker.queue import keys
+from mediaworker.queue.enqueue import enqueue_job
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
 CHUNKED = {"TRANSCRIPTION_MAX_UPLOAD_BYTES": 30_000}  # 3 chunks of a 10 s recording
@@ -151,7 +154,7 @@ async def test_enhance_image_refuses_an_enhanced_id_it_did_not_make(
 ) -> None:
     original = await upload(ai_db, storage, photo(tmp_path / "o.jpg", 64, 48))
     squatter = await storage.put_file(
-        keys.original_key(f"{original.id}-enhanced", "jpg"),
+        layout.original_key(f"{original.id}-enhanced", "jpg"),
         photo(tmp_path / "s.jpg", 32, 32),
         content_type="image/jpeg",
     )
@@ -166,7 +169,7 @@ async def test_enhance_image_refuses_an_enhanced_id_it_did_not_make(
 
     assert (await error_of(redis, job))["code"] == "CONFLICT"
     assert await snapshot(ai_db, storage, new.id) == before
-    assert await storage.exists(keys.enhanced_key(original.id)) is False
+    assert await storage.exists(layout.enhanced_key(original.id)) is False
 
 
 async def test_generate_image_may_redo_the_row_it_made(
@@ -182,7 +185,7 @@ async def test_generate_image_may_redo_the_row_it_made(
     row = await media_db.get(ai_db, "kite")
     assert row is not None and (row.made_by_function, row.made_by_job) == (
         "generate_image",
-        keys.generate_image_job_id("kite"),
+        registry.GENERATE_IMAGE.job_id_for({"media_id": "kite"}),
     )
     assert len(api.calls("images.generate")) == 2
 
@@ -202,7 +205,7 @@ async def test_a_prompt_cache_hit_is_a_copy_in_the_asking_jobs_own_row(
 
     result = await result_of(tenant_b)
     assert (result["media_id"], result["cached"]) == ("b-logo", True)
-    assert result["storage_key"] == keys.original_key("b-logo", "jpg")
+    assert result["storage_key"] == layout.original_key("b-logo", "jpg")
     b_copy = await snapshot(ai_db, storage, "b-logo")
     assert (b_copy.row.status, b_copy.row.made_by_job) == ("READY", tenant_b.job_id)
     assert b_copy.sha256 == a_before.sha256 and len(b_copy.derivatives) == 3
@@ -232,7 +235,7 @@ async def test_speech_finishes_only_the_tts_row_its_job_claimed(
     assert untouched is not None and (untouched.status, untouched.audio_url) == ("PENDING", None)
     assert api.calls("audio.speech") == [], "refused before the provider was paid"
 
-    await client.enqueue(redis, "claim_tts_jobs", "claim-1", ClaimTtsPayload())
+    await enqueue_job(redis, "claim_tts_jobs", "claim-1", ClaimTtsPayload())
     await run_burst(configured)
     done = await tts_jobs.get(ai_db, row.id)
     assert done is not None and done.status == "DONE"
@@ -250,7 +253,7 @@ async def test_a_rerun_that_finds_its_row_without_the_image_makes_it_again(
     made = await media_db.get(ai_db, "heron")
     assert made is not None
     await storage.delete(made.storage_key)
-    await redis.delete(keys.result_key(keys.generate_image_job_id("heron")))
+    await redis.delete(keys.result_key(registry.GENERATE_IMAGE.job_id_for({"media_id": "heron"})))
 
     again = await client.enqueue_generate_image(redis, "a heron", media_id="heron")
     await run_burst(configured)

@@ -17,13 +17,13 @@ from arq.connections import ArqRedis
 from ai_jobs_support import error_of, photo, upload
 from ai_stand_ins import ai_settings
 from conftest import pg_connect, run_burst
-from mediaworker import client
 from mediaworker.config import Settings
 from mediaworker.db import job_runs
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.errors import ErrorCode, map_error
 from mediaworker.payloads import ReconcilePayload
+from mediaworker.queue.enqueue import enqueue_job
 from mediaworker.storage.base import Storage
 
 POISON = [
@@ -47,7 +47,7 @@ async def test_poison_in_a_payload_is_bad_input_and_every_run_is_still_recorded(
 ) -> None:
     poisoned = await redis.enqueue_job(function, _job_id="poisoned", **kwargs)
     healthy = [
-        await client.enqueue(redis, "reconcile_media", f"healthy-{n}", ReconcilePayload())
+        await enqueue_job(redis, "reconcile_media", f"healthy-{n}", ReconcilePayload())
         for n in range(3)
     ]
 

@@ -2,8 +2,8 @@
 
 Payloads carry ids and options, never file contents. Unknown fields are refused, so a typo in
 a producer fails at once with BAD_INPUT instead of being ignored; so are NUL characters in text
-and NaN or Infinity in numbers. This module imports only
-pydantic, so producers can use it without the worker's dependencies.
+and NaN or Infinity in numbers. This module imports only pydantic and ids.py, so producers can
+use it without the worker's dependencies.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+from mediaworker.ids import ID_PATTERN, normalise_text, request_hash
+
 MediaId = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
@@ -157,6 +158,11 @@ class SpeechPayload(Payload):
         if (self.tts_job_id is None) != (self.tts_claim_token is None):
             raise ValueError("tts_job_id and tts_claim_token go together")
         return self
+
+    @property
+    def phrase_hash(self) -> str:
+        """Voice, format, language and the normalised text, hashed: names the phrase's job."""
+        return request_hash(self.voice, self.format, self.language, normalise_text(self.text))[:40]
 
 
 class SpeechResult(Result):

@@ -14,12 +14,12 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.errors import BadInputError, ConflictError
-from mediaworker.functions.common import IMAGE_KINDS, load_media
-from mediaworker.jobs import current_run
+from mediaworker.functions.steps import IMAGE_KINDS, load_media
+from mediaworker.ids import request_hash
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload
 from mediaworker.processing import retouch
@@ -34,6 +34,8 @@ from mediaworker.providers.base import (
     Transcript,
     Usage,
 )
+from mediaworker.queue import keys
+from mediaworker.queue.wrapper import current_run
 from mediaworker.subprocesses import run_tool
 
 JPEG_QUALITY = 92
@@ -115,7 +117,7 @@ class PromptCache:
     def __init__(self, ctx: Context, generator: ImageGenerator, payload: GenerateImagePayload):
         self._ctx = ctx
         self._ttl_s = ctx.settings.providers.prompt_cache_ttl_s
-        digest = keys.request_hash(
+        digest = request_hash(
             generator.provider, generator.model, payload.prompt, payload.size, payload.quality
         )
         self._key = keys.prompt_cache_key(digest)
@@ -163,7 +165,7 @@ async def transcribe_file(
     chunks = await split_audio(ctx, transcriber, source, probe)
     spans = [(c.start_s, c.end_s) for c in chunks]
     content_sha256 = await asyncio.to_thread(_sha256_of, source)
-    digest = keys.request_hash(
+    digest = request_hash(
         media_id, content_sha256, transcriber.provider, transcriber.model, spans, language
     )
     parts_key = keys.transcript_parts_key(digest)

@@ -9,14 +9,14 @@ deployment's DISP and DECD) is for the upload fan-out to read: `auto_enhance()`.
 Ownership: the copy's row records its maker (function and job id); a row `{id}-enhanced` that
 this job did not make (an upload of that name, another job's row) is refused with CONFLICT
 before any provider call, and stays as it was, files included.
-Idempotency: job id `enhance-{media_id}`; a rerun that finds the copy returns it, unless force.
+Idempotency: the job id names the row (registry.py); a rerun that finds the copy returns it,
+unless force.
 Retries: as every provider call (RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE);
 BAD_INPUT (unreadable image, refused) and NOT_FOUND fail at once.
 """
 
 from __future__ import annotations
 
-from mediaworker import keys
 from mediaworker.config import Settings
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
@@ -28,11 +28,12 @@ from mediaworker.functions.ai_common import (
     reusable,
     store_made_image,
 )
-from mediaworker.functions.common import scratch_dir
+from mediaworker.functions.steps import scratch_dir
 from mediaworker.metering import metered
 from mediaworker.payloads import EnhanceImagePayload, EnhanceImageResult
 from mediaworker.processing import retouch
 from mediaworker.providers.base import Capability, ImageEnhancer
+from mediaworker.storage import layout
 
 
 def auto_enhance(settings: Settings, category: str | None) -> bool:
@@ -43,7 +44,7 @@ def auto_enhance(settings: Settings, category: str | None) -> bool:
 async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceImageResult:
     enhancer = ctx.providers.image_enhancer
     original = await load_image(ctx, payload.media_id)
-    enhanced_id = keys.enhanced_media_id(original.id)
+    enhanced_id = layout.enhanced_media_id(original.id)
     made_by = maker("enhance_image")
     done = await reusable(ctx, await own_row(ctx, enhanced_id, made_by))
     if done is not None and not payload.force:
@@ -61,7 +62,7 @@ async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceIm
     new = media_db.NewMedia(
         enhanced_id,
         media_db.MediaKind.IMAGE,
-        keys.enhanced_key(original.id),
+        layout.enhanced_key(original.id),
         original.original_filename,
         None,
         0,

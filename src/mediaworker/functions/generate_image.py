@@ -7,11 +7,11 @@ a media row (kind IMAGE, source GENERATED, the prompt kept), PENDING until `gene
 Ownership: the job makes the row `media_id` or updates the row it made itself (the row records
 its maker: function and job id); any other row (an upload, another job's) is refused with
 CONFLICT before any provider call, and stays as it was, files included.
-Idempotency: job id `generate-image-{media_id}`; a rerun that finds its row returns it. The
-prompt cache (provider, model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0 turns it off)
-serves an image made for the same request without calling the provider: it is copied into this
-job's own row `media_id` (thumbnails made for it too), so producers never share a row. `force`
-skips the cache and a made row.
+Idempotency: the job id names the image to make (registry.py); a rerun that finds its row
+returns it. The prompt cache (provider, model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0
+turns it off) serves an image made for the same request without calling the provider: it is
+copied into this job's own row `media_id` (thumbnails made for it too), so producers never
+share a row. `force` skips the cache and a made row.
 Retries: RATE_LIMIT (after Retry-After), PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (a
 refused prompt) and NOT_CONFIGURED fail at once. The shared rate limiter defers the job
 without using up an attempt.
@@ -19,7 +19,6 @@ without using up an attempt.
 
 from __future__ import annotations
 
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.functions.ai_common import (
@@ -33,6 +32,7 @@ from mediaworker.functions.ai_common import (
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload, GenerateImageResult
 from mediaworker.providers.base import Capability, ImageGenerator
+from mediaworker.storage import layout
 
 
 async def generate_image(ctx: Context, payload: GenerateImagePayload) -> GenerateImageResult:
@@ -41,7 +41,7 @@ async def generate_image(ctx: Context, payload: GenerateImagePayload) -> Generat
     made = await reusable(ctx, await own_row(ctx, payload.media_id, made_by))
     if made is not None and not payload.force:
         return _result(ctx, made, generator, skipped=True)
-    key = keys.original_key(payload.media_id, "jpg")
+    key = layout.original_key(payload.media_id, "jpg")
     new = media_db.NewMedia(payload.media_id, media_db.MediaKind.IMAGE, key, None, None, 0)
     origin = media_db.Origin(media_db.MediaSource.GENERATED, prompt=payload.prompt)
     cache = PromptCache(ctx, generator, payload)

@@ -8,39 +8,38 @@ normalised text (NFC, whitespace collapsed): the same phrase is synthesized once
 When the job came from a `tts_jobs` row, the row gets the URL (DONE) or the error (ERROR):
 only a job with the token of the row's current claim (claim_tts_jobs) may finish it; any other
 is refused with CONFLICT before any work, and the row stays as it is.
-Idempotency: job id `speech-{hash}` (client.enqueue_speech) or `tts-job-{row id}` (the cron);
-a stored phrase is returned without a provider call.
+Idempotency: the job id names the phrase (client.enqueue_speech) or the tts_jobs row (the
+cron), as registry.py rules; a stored phrase is returned without a provider call.
 Retries: RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (too long, refused)
 and NOT_CONFIGURED fail at once.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import tts_jobs as tts_jobs_db
-from mediaworker.errors import BadInputError, ConflictError, MappedError
+from mediaworker.errors import BadInputError, ConflictError
+from mediaworker.ids import normalise_text, request_hash
 from mediaworker.metering import metered
 from mediaworker.payloads import SpeechPayload, SpeechResult
 from mediaworker.processing.speech import SPEECH_ENCODINGS
 from mediaworker.providers.base import Capability
+from mediaworker.storage import layout
 
 
 async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResult:
     synthesizer = ctx.providers.speech
     await _check_claim(ctx, payload)
-    text = keys.normalise_text(payload.text)
+    text = normalise_text(payload.text)
     limit = ctx.settings.providers.speech_max_chars
     if not text or len(text) > limit:
         raise BadInputError(f"text must have 1 to {limit} characters, it has {len(text)}")
     voice = payload.voice or synthesizer.default_voice
     _, _, content_type, ext = SPEECH_ENCODINGS[payload.format]
-    digest = keys.request_hash(
+    digest = request_hash(
         synthesizer.provider, synthesizer.model, voice, payload.format, payload.language, text
     )
-    key = keys.speech_key(digest, ext)
+    key = layout.speech_key(digest, ext)
     cached = await ctx.storage.exists(key)
     size_bytes = None
     if not cached:
@@ -83,9 +82,3 @@ async def _check_claim(ctx: Context, payload: SpeechPayload) -> None:
 
 def _not_claimed(row_id: int) -> ConflictError:
     return ConflictError(f"tts_jobs row {row_id} is not claimed by this job: left untouched")
-
-
-async def mark_tts_job_failed(ctx: Context, payload: Any, error: MappedError) -> None:
-    """on_failure hook: the `tts_jobs` row this job claimed gets the error code and message."""
-    if payload.tts_job_id is not None and payload.tts_claim_token is not None:
-        await tts_jobs_db.mark_error(ctx.db, payload.tts_job_id, payload.tts_claim_token, error)
