@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import pyvips
 
+from ai_jobs_support import photo
 from ai_stand_ins import ai_settings
 from conftest import TESTDATA
 from mediaworker.config import Settings
@@ -34,15 +35,6 @@ async def local(settings: Settings, cpu: CpuPool) -> AsyncIterator[Providers]:
     built = build_providers(ai_settings(settings, None), cpu)
     yield built
     await built.aclose()
-
-
-def photo(path: Path, width: int = 600, height: int = 400) -> Path:
-    """A dull, low-contrast scene with detail: what enhancement is for."""
-    xyz = pyvips.Image.xyz(width, height)
-    base = (xyz[0] / width * 40 + 100).bandjoin([xyz[1] / height * 30 + 95, xyz[0] * 0 + 90])
-    noise = pyvips.Image.gaussnoise(width, height, sigma=6)
-    (base + noise).cast("uchar").copy(interpretation="srgb").jpegsave(str(path), Q=92)
-    return path
 
 
 def probe_seconds(path: Path) -> float:

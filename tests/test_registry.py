@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, get_type_hints
 
 import pytest
@@ -72,7 +73,8 @@ def test_a_speech_job_is_named_by_its_row_or_by_its_phrase() -> None:
     speech = registry.SYNTHESIZE_SPEECH
     phrase = speech.job_id_for(speech.validate({"text": "Hello world"}))
 
-    assert speech.job_id_for(speech.validate({"text": "x", "tts_job_id": 7})) == "tts-job-7"
+    row = {"text": "x", "tts_job_id": 7, "tts_claim_token": uuid.uuid4()}
+    assert speech.job_id_for(speech.validate(row)) == "tts-job-7"
     assert speech.job_id_for(speech.validate({"text": " Hello\n world "})) == phrase
     assert speech.job_id_for(speech.validate({"text": "Hello world", "voice": "nova"})) != phrase
     with pytest.raises(BadInputError, match="names no job id"):

@@ -108,8 +108,8 @@ async def enqueue_generate_image(
     priority: int | None = None,
 ) -> Job:
     """Enqueue `generate_image`, named by the id of the image to make (a new uuid unless
-    given). Its result names the media row made, or on a prompt-cache hit the earlier image
-    made for the same prompt and options."""
+    given). Its result names that row; on a prompt-cache hit it holds a copy of the image made
+    earlier for the same prompt and options."""
     media_id = media_id or uuid.uuid4().hex
     payload = GenerateImagePayload(
         prompt=prompt, media_id=media_id, size=size, quality=quality, force=force

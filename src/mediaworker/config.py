@@ -241,6 +241,9 @@ class QueueConfig(_Section):
         1024**3, ge=64 * 1024**2, validation_alias=env("CPU_WORKER_MAX_MEMORY_BYTES")
     )
     metrics_port: int = Field(0, ge=0, validation_alias=env("METRICS_PORT"))
+    # /metrics has no authentication: this host only, unless the deployment opens it (e.g.
+    # METRICS_HOST=0.0.0.0 inside a pod whose network policy admits only the scraper).
+    metrics_host: str = Field("127.0.0.1", min_length=1, validation_alias=env("METRICS_HOST"))
     reconcile_idle_s: float = Field(60, ge=0, validation_alias=env("QUEUE_RECONCILE_IDLE_S"))
 
 

@@ -78,7 +78,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     except BaseException:
         await stack.aclose()
         raise
-    metrics.serve(settings.queue.metrics_port)
+    metrics.serve(settings.queue.metrics_port, settings.queue.metrics_host)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
     swept = await asyncio.to_thread(scratch.sweep_stale)
     if swept:

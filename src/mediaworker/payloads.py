@@ -1,15 +1,17 @@
 """What travels through Redis: one <Job>Payload and <Job>Result model per job.
 
 Payloads carry ids and options, never file contents. Unknown fields are refused, so a typo in
-a producer fails at once with BAD_INPUT instead of being ignored. This module imports only
-pydantic and ids.py, so producers can use it without the worker's dependencies.
+a producer fails at once with BAD_INPUT instead of being ignored; so are NUL characters in text
+and NaN or Infinity in numbers. This module imports only pydantic and ids.py, so producers can
+use it without the worker's dependencies.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import uuid
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mediaworker.ids import ID_PATTERN, normalise_text, request_hash
 
@@ -17,7 +19,17 @@ MediaId = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown fields, non-finite numbers (NaN, Infinity) and text with a NUL character are
+    refused here, at the boundary: Postgres stores neither in text or jsonb."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        for name, value in self:
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError(f"{name} contains a NUL character")
+        return self
 
 
 class Result(BaseModel):
@@ -75,7 +87,7 @@ class GenerateImagePayload(Payload):
 
 
 class GenerateImageResult(Result):
-    media_id: str = Field(description="the image: on a prompt-cache hit, the cached one")
+    media_id: str = Field(description="the row made: on a prompt-cache hit, a copy of the image")
     storage_key: str
     url: str
     provider: str
@@ -137,6 +149,15 @@ class SpeechPayload(Payload):
     format: SpeechFormat = "mp3"
     language: Language | None = None
     tts_job_id: int | None = Field(None, description="the tts_jobs row to write the outcome to")
+    tts_claim_token: uuid.UUID | None = Field(
+        None, description="the row's claim (claim_tts_jobs): only its holder may finish it"
+    )
+
+    @model_validator(mode="after")
+    def _claimed_row(self) -> SpeechPayload:
+        if (self.tts_job_id is None) != (self.tts_claim_token is None):
+            raise ValueError("tts_job_id and tts_claim_token go together")
+        return self
 
     @property
     def phrase_hash(self) -> str:
