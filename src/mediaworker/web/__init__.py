@@ -1,0 +1,1 @@
+"""The HTTP side: pages and the files they need (static/)."""
