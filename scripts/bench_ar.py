@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import os
 import statistics
 import tempfile
@@ -93,7 +94,7 @@ def _timed_export(path: str, spec: ar_export.ArSpec, steps: dict[str, list[float
     mark("usdz")
     still = ar_export.render_still(model, design.numpy(), spec)
     mark("still")
-    for (_, before), (name, after) in zip(marks, marks[1:], strict=False):
+    for (_, before), (name, after) in itertools.pairwise(marks):
         steps.setdefault(name, []).append(after - before)
     steps.setdefault("total", []).append(marks[-1][1] - marks[0][1])
     return ar_export.ArExport(spec.product, glb, usdz_data, still, spec.still_px, 0, 0, (0, 0, 0))

@@ -29,6 +29,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from mediaworker import keys
 from mediaworker.config import RedisConfig, Settings
 from mediaworker.payloads import (
+    ArExportPayload,
+    ArProduct,
     EnhanceImagePayload,
     GenerateImagePayload,
     ImageQuality,
@@ -218,6 +220,25 @@ async def enqueue_speech(
     digest = keys.request_hash(voice, audio_format, language, keys.normalise_text(text))
     job_id = keys.speech_job_id(digest)
     return await enqueue(pool, "synthesize_speech", job_id, payload, priority=priority)
+
+
+async def enqueue_ar_export(
+    pool: ArqRedis,
+    media_id: str,
+    product: ArProduct,
+    *,
+    width_m: float | None = None,
+    handle: bool = True,
+    force: bool = False,
+    priority: int = DEFAULT_PRIORITY,
+) -> Job:
+    """Enqueue `export_ar` (GLB, USDZ and a still of a "poster" or a "mug"); job id
+    `ar-{media_id}-{product}`."""
+    payload = ArExportPayload(
+        media_id=media_id, product=product, width_m=width_m, handle=handle, force=force
+    )
+    job_id = keys.ar_job_id(media_id, product)
+    return await enqueue(pool, "export_ar", job_id, payload, priority=priority, rerun=force)
 
 
 async def enqueue(

@@ -17,6 +17,7 @@ from mediaworker.context import shutdown, startup
 from mediaworker.functions.claim_tts_jobs import claim_tts_jobs
 from mediaworker.functions.common import mark_media_failed
 from mediaworker.functions.enhance_image import enhance_image
+from mediaworker.functions.export_ar import export_ar
 from mediaworker.functions.generate_image import generate_image
 from mediaworker.functions.generate_thumbnails import generate_thumbnails
 from mediaworker.functions.generate_video_preview import generate_video_preview
@@ -55,6 +56,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             tracked(upscale_image, timeout_s=ai_s),
             tracked(transcribe_audio, timeout_s=ai_s),
             tracked(synthesize_speech, timeout_s=ai_s, on_failure=mark_tts_job_failed),
+            tracked(export_ar, timeout_s=settings.ar.timeout_s),
         ],
         "cron_jobs": [
             cron(
