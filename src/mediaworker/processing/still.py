@@ -12,7 +12,7 @@ and texture, drawn by these steps:
 4. shade       per covered pixel, perspective-correct normal and UV; base colour times the
                bilinear texture sample, in linear light; Lambert with a key and a fill light
                over an ambient term; then sRGB
-5. resolve     rendered at `SUPERSAMPLE` times the size over a soft grey gradient, averaged
+5. resolve     rendered at `SUPERSAMPLE` times the size over a flat light grey, averaged
                down: anti-aliased edges
 """
 
@@ -35,7 +35,8 @@ KEY_LIGHT = np.array([-0.45, 0.7, 0.55])  # from the upper left, in front
 FILL_LIGHT = np.array([0.7, 0.2, 0.4])
 KEY, FILL, AMBIENT = 0.75, 0.25, 0.3
 SAMPLE_ROW = 4096  # texture lookups are laid out as an image this wide for libvips
-BACKGROUND_TOP, BACKGROUND_BOTTOM = 0.93, 0.80  # sRGB grey levels
+# sRGB grey level of the background: flat, so the palette PNG keeps it exact, undithered
+BACKGROUND = 0.9
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,14 @@ def render(model: Model, texture: np.ndarray, size_px: int, view: View) -> np.nd
     triangles = _camera_and_cull(model, view, side)
     owner, weights = _rasterise(triangles, side)
     linear = _shade(triangles, owner, weights, texture, side)
-    resolved = linear.reshape(size_px, SUPERSAMPLE, size_px, SUPERSAMPLE, 3).mean(axis=(1, 3))
+    resolved = (
+        sum(
+            linear[dy::SUPERSAMPLE, dx::SUPERSAMPLE]
+            for dy in range(SUPERSAMPLE)
+            for dx in range(SUPERSAMPLE)
+        )
+        / SUPERSAMPLE**2
+    )
     return _to_srgb(resolved).round().astype(np.uint8)
 
 
@@ -165,10 +173,7 @@ def _rasterise(tri: _Triangles, side: int) -> tuple[np.ndarray, np.ndarray]:
 def _shade(
     tri: _Triangles, owner: np.ndarray, weights: np.ndarray, texture: np.ndarray, side: int
 ) -> np.ndarray:
-    rows = np.arange(side, dtype=np.float32)[:, None] / max(side - 1, 1)
-    top, bottom = _to_linear_value(BACKGROUND_TOP), _to_linear_value(BACKGROUND_BOTTOM)
-    gradient = (top + (bottom - top) * rows).astype(np.float32)
-    image = np.broadcast_to(gradient[:, :, None], (side, side, 3)).reshape(-1, 3).copy()
+    image = np.full((side * side, 3), _to_linear_value(BACKGROUND), np.float32)
     covered = np.flatnonzero(owner >= 0)
     if covered.size == 0:
         return image
