@@ -61,15 +61,11 @@ def render(model: Model, texture: np.ndarray, size_px: int, view: View) -> np.nd
     triangles = _camera_and_cull(model, view, side)
     owner, weights = _rasterise(triangles, side)
     linear = _shade(triangles, owner, weights, texture, side)
-    resolved = (
-        sum(
-            linear[dy::SUPERSAMPLE, dx::SUPERSAMPLE]
-            for dy in range(SUPERSAMPLE)
-            for dx in range(SUPERSAMPLE)
-        )
-        / SUPERSAMPLE**2
-    )
-    return _to_srgb(resolved).round().astype(np.uint8)
+    resolved = np.zeros((size_px, size_px, 3), np.float32)
+    for dy in range(SUPERSAMPLE):
+        for dx in range(SUPERSAMPLE):
+            resolved += linear[dy::SUPERSAMPLE, dx::SUPERSAMPLE]
+    return _to_srgb(resolved / SUPERSAMPLE**2).round().astype(np.uint8)
 
 
 # 1. camera and 2. cull
