@@ -131,36 +131,44 @@ def _camera_and_cull(model: Model, view: View, side: int) -> _Triangles:
 def _rasterise(tri: _Triangles, side: int) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel: the index of the nearest triangle (-1: none) and its screen barycentrics."""
     nearest = np.zeros(side * side, np.float32)
-    owner = np.full(side * side, -1, np.int64)
+    owner = np.full(side * side, -1, np.int32)
     weights = np.zeros((side * side, 3), np.float32)
     for index in range(len(tri.screen)):
-        (x0, y0), (x1, y1), (x2, y2) = tri.screen[index]
-        area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
-        if abs(area) < 1e-12:
+        covered = _cover(tri.screen[index], side)
+        if covered is None:
             continue
-        left, right = max(0, math.floor(min(x0, x1, x2))), min(side - 1, math.ceil(max(x0, x1, x2)))
-        top, bottom = max(0, math.floor(min(y0, y1, y2))), min(side - 1, math.ceil(max(y0, y1, y2)))
-        if left > right or top > bottom:
-            continue
-        px, py = np.meshgrid(
-            np.arange(left, right + 1, dtype=np.float32) + np.float32(0.5),
-            np.arange(top, bottom + 1, dtype=np.float32) + np.float32(0.5),
-        )
-        b1 = ((px - x0) * (y2 - y0) - (x2 - x0) * (py - y0)) / area
-        b2 = ((x1 - x0) * (py - y0) - (px - x0) * (y1 - y0)) / area
-        b0 = 1 - b1 - b2
-        inside = (b0 >= 0) & (b1 >= 0) & (b2 >= 0)
-        if not inside.any():
-            continue
-        flat = py[inside].astype(np.int64) * side + px[inside].astype(np.int64)
-        inv_w = tri.inv_w[index]
-        z = b0[inside] * inv_w[0] + b1[inside] * inv_w[1] + b2[inside] * inv_w[2]
+        flat, barycentric = covered
+        z = barycentric @ tri.inv_w[index]
         closer = z > nearest[flat]
         flat = flat[closer]
         nearest[flat] = z[closer]
         owner[flat] = index
-        weights[flat] = np.stack([b0[inside], b1[inside], b2[inside]], axis=-1)[closer]
+        weights[flat] = barycentric[closer]
     return owner, weights
+
+
+def _cover(corners: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The pixels whose centres the triangle covers (flat indices) and their barycentrics.
+
+    The weights are affine in x and y, so each is a row term plus a column term, broadcast
+    over the triangle's bounding box."""
+    (x0, y0), (x1, y1), (x2, y2) = corners
+    area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
+    left, right = max(0, math.floor(min(x0, x1, x2))), min(side - 1, math.ceil(max(x0, x1, x2)))
+    top, bottom = max(0, math.floor(min(y0, y1, y2))), min(side - 1, math.ceil(max(y0, y1, y2)))
+    if abs(area) < 1e-9 or left > right or top > bottom:
+        return None
+    columns = np.arange(left, right + 1, dtype=np.int32)
+    rows = np.arange(top, bottom + 1, dtype=np.int32)
+    dx, dy = columns + np.float32(0.5 - x0), rows + np.float32(0.5 - y0)
+    b1 = (dx * ((y2 - y0) / area))[None, :] - (dy * ((x2 - x0) / area))[:, None]
+    b2 = (dy * ((x1 - x0) / area))[:, None] - (dx * ((y1 - y0) / area))[None, :]
+    b0 = 1 - b1 - b2
+    inside = (b0 >= 0) & (b1 >= 0) & (b2 >= 0)
+    if not inside.any():
+        return None
+    flat = (rows[:, None] * np.int32(side) + columns[None, :])[inside]
+    return flat, np.stack([b0[inside], b1[inside], b2[inside]], axis=-1)
 
 
 # 4. shade
