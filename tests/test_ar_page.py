@@ -11,11 +11,12 @@ import http.server
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from playwright.async_api import async_playwright
+from playwright.async_api import Route, async_playwright
 
 from ar_tools import quadrant_design
 from mediaworker.payloads import Derivative
@@ -82,51 +83,77 @@ def test_page_for_waits_for_all_three_derivatives() -> None:
     assert page == ArPage("mug", "/GLB_MUG", "/USDZ_MUG", "/AR_POSTER_MUG", "/mv.js")
 
 
+@dataclass
+class Shown:
+    events: list[dict[str, str]]  # model-viewer's load and error events, in order
+    loaded: bool
+    size_m: list[float]  # model-viewer's getDimensions()
+    outside: list[str]  # requests to anywhere but our server (refused)
+
+
+async def show_in_chromium(base: str, page_path: str) -> Shown:
+    """Open the page in headless chromium and wait for model-viewer's first load or error."""
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is missing: run ./scripts/run bootstrap (apt chromium)"
+    outside: list[str] = []
+
+    async def only_ours(route: Route) -> None:
+        if route.request.url.startswith(base):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context()
+            await context.route("**/*", only_ours)
+            await context.add_init_script(RECORD_EVENTS)
+            page = await context.new_page()
+            await page.goto(f"{base}/{page_path}")
+            await page.wait_for_function("window.__modelEvents.length > 0", timeout=60_000)
+            state = await page.evaluate(
+                "(() => { const viewer = document.querySelector('model-viewer');"
+                " const d = viewer.getDimensions();"
+                " return [window.__modelEvents, viewer.loaded, [d.x, d.y, d.z]]; })()"
+            )
+        finally:
+            await browser.close()
+    return Shown(state[0], state[1], state[2], outside)
+
+
+def write_page(folder: Path, product: str, glb: bytes) -> str:
+    (folder / "model.glb").write_bytes(glb)
+    page = ArPage(product, "model.glb", "model.usdz", "still.png", f"static/{MODEL_VIEWER_JS}")
+    (folder / "index.html").write_text(ar_page(page))
+    return "index.html"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("product", "width_m"), [("poster", 0.6), ("mug", 0.082)])
 async def test_model_viewer_loads_the_exported_glb_offline(
     site: tuple[str, Path], product: str, width_m: float
 ) -> None:
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is missing: run ./scripts/run bootstrap (apt chromium)"
     base, folder = site
     design = quadrant_design(folder / "design.png", 300, 400)
     limits = ImageLimits(max_input_bytes=2**25, max_pixels=10**8)
-    exported = make_ar_export(str(design), ArSpec(product, width_m, still_px=128), limits)  # type: ignore[arg-type]
-    (folder / "model.glb").write_bytes(exported.glb)
+    spec = ArSpec(product, width_m, still_px=128)  # type: ignore[arg-type]
+    exported = make_ar_export(str(design), spec, limits)
     (folder / "model.usdz").write_bytes(exported.usdz)
     (folder / "still.png").write_bytes(exported.still_png)
-    page_html = ar_page(
-        ArPage(product, "model.glb", "model.usdz", "still.png", f"static/{MODEL_VIEWER_JS}")
-    )
-    (folder / "index.html").write_text(page_html)
 
-    outside: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context()
-            await context.route(
-                "**/*",
-                lambda route: (
-                    route.continue_()
-                    if route.request.url.startswith(base)
-                    else (outside.append(route.request.url), route.abort())[1]
-                ),
-            )
-            await context.add_init_script(RECORD_EVENTS)
-            page = await context.new_page()
-            await page.goto(f"{base}/index.html")
-            await page.wait_for_function("window.__modelEvents.length > 0", timeout=60_000)
-            events = await page.evaluate("window.__modelEvents")
-            size = await page.evaluate(
-                "(() => { const d = document.querySelector('model-viewer').getDimensions();"
-                " return [d.x, d.y, d.z]; })()"
-            )
-            loaded = await page.evaluate("document.querySelector('model-viewer').loaded")
-        finally:
-            await browser.close()
-    assert events[0]["name"] == "load", events
-    assert loaded is True
-    assert size == pytest.approx(list(exported.size_m), rel=1e-3)
-    assert outside == []
+    shown = await show_in_chromium(base, write_page(folder, product, exported.glb))
+
+    assert [e["name"] for e in shown.events] == ["load"], shown.events
+    assert shown.loaded is True
+    assert shown.size_m == pytest.approx(list(exported.size_m), rel=1e-3)
+    assert shown.outside == []
+
+
+@pytest.mark.slow
+async def test_a_broken_glb_gives_model_viewers_error_event(site: tuple[str, Path]) -> None:
+    base, folder = site
+    shown = await show_in_chromium(base, write_page(folder, "mug", b"glTF" + b"\0" * 40))
+    assert [e["name"] for e in shown.events] == ["error"], shown.events
+    assert shown.loaded is False
