@@ -35,7 +35,17 @@ LIMITS = ImageLimits(max_input_bytes=50 * 2**20, max_pixels=50_000_000)
 ORIENTED = (
     TESTDATA / "images/exif_orientation_6_portrait.jpg"
 )  # 1800x1200 stored, upright 1200x1800
-DESIGNS = ["exif_orientation_6_portrait.jpg", "cmyk.jpg", "grayscale.jpg", "rgba_alpha.png"]
+DESIGNS = [  # every kind of image the pipeline reads, extreme shapes included
+    "exif_orientation_6_portrait.jpg",
+    "cmyk.jpg",
+    "grayscale.jpg",
+    "rgba_alpha.png",
+    "rgb16.png",
+    "phone_portrait.heic",
+    "animated.gif",
+    "tiny_1x1.png",
+    "wide_940x2.png",
+]
 
 
 def export(path: Path, product: str, **spec: object) -> ArExport:
@@ -193,7 +203,7 @@ def test_every_glb_passes_gltf_validator_with_no_issue_at_all(tmp_path: Path, pr
     paths = []
     for name in DESIGNS:
         path = tmp_path / f"{name}.glb"
-        path.write_bytes(export(TESTDATA / "images" / name, product).glb)
+        path.write_bytes(export(TESTDATA / "images" / name, product, still_px=64).glb)
         paths.append(path)
     for path, issues in gltf_reports(paths).items():
         assert issues["numErrors"] == 0, (path, issues["messages"])
