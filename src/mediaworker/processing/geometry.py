@@ -121,17 +121,19 @@ def mug(aspect: float, diameter_m: float = MUG_DIAMETER_M, *, handle: bool = Tru
     angles = _angles(start, start + arc)
     printed = _cylinder(r, angles, np.array([y0 + print_h, y0]))
     print_uv = np.stack(np.meshgrid((angles - start) / arc, [0.0, 1.0]), axis=-1)
-    full = _angles(-math.pi, math.pi)
+    # one set of angles all round, the print's among them: every surface meets its
+    # neighbours vertex to vertex, so the mug is closed, without cracks
+    rest = _angles(start + arc, start + 2 * math.pi) if arc < 2 * math.pi - 1e-9 else None
+    around = angles if rest is None else np.concatenate([angles, rest[1:]])
     plain = [
-        _cylinder(r, full, np.array([y0, 0.0])),
-        _cylinder(r, full, np.array([height, y0 + print_h])),
-        _cylinder(inner_r, full, np.array([height, bottom]), inward=True),
-        _disc(full, inner_r, r, height, up=True),
-        _disc(full, 0.0, inner_r, bottom, up=True),
-        _disc(full, 0.0, r, 0.0, up=False),
+        _cylinder(r, around, np.array([y0, 0.0])),
+        _cylinder(r, around, np.array([height, y0 + print_h])),
+        _cylinder(inner_r, around, np.array([height, bottom]), inward=True),
+        _disc(around, inner_r, r, height, up=True),
+        _disc(around, 0.0, inner_r, bottom, up=True),
+        _disc(around, 0.0, r, 0.0, up=False),
     ]
-    if arc < 2 * math.pi - 1e-9:  # the rest of the band, behind the print
-        rest = _angles(start + arc, start + 2 * math.pi)
+    if rest is not None:  # the rest of the band, behind the print
         plain.append(_cylinder(r, rest, np.array([y0 + print_h, y0])))
     if handle:
         plain.append(_handle(r, inner_r, height))
