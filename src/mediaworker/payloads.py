@@ -260,5 +260,7 @@ class ArExportResult(Result):
     product: str
     width_m: float
     skipped: bool = Field(description="True when the outputs already existed and force was off")
-    size_m: list[float] | None = Field(description="width, height, depth of the model")
+    size_m: list[float] | None = Field(
+        description="width, height, depth of the model in metres; None when skipped"
+    )
     derivatives: list[Derivative]
