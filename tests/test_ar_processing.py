@@ -336,3 +336,9 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path: Path
     limits = ImageLimits(max_input_bytes=50 * 2**20, max_pixels=1_000_000)
     with pytest.raises(BadInputError, match="MP limit"):
         make_ar_export(str(ORIENTED), ArSpec("poster", 0.5), limits)
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading_it() -> None:
+    limits = ImageLimits(max_input_bytes=10_000, max_pixels=50_000_000)
+    with pytest.raises(BadInputError, match=r"over the .* limit"):
+        make_ar_export(str(ORIENTED), ArSpec("mug", 0.082), limits)
