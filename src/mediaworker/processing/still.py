@@ -71,7 +71,17 @@ def render(model: Model, texture: np.ndarray, size_px: int, view: View) -> np.nd
 # 1. camera and 2. cull
 
 
-def _camera_and_cull(model: Model, view: View, side: int) -> _Triangles:
+@dataclass(frozen=True)
+class _Camera:
+    eye: np.ndarray
+    forward: np.ndarray
+    right: np.ndarray
+    up: np.ndarray
+    focal: float  # 1 / tan(half the field of view)
+
+
+def _camera(model: Model, view: View) -> _Camera:
+    """On the bounding sphere's axis at the view's angles, far enough to frame all of it."""
     low, high = model.bounds()
     centre = (low + high).astype(np.float64) / 2
     radius = float(np.linalg.norm(high - low)) / 2 * FRAME_MARGIN
@@ -84,19 +94,23 @@ def _camera_and_cull(model: Model, view: View, side: int) -> _Triangles:
             math.cos(azimuth) * math.cos(elevation),
         ]
     )
-    eye = centre + direction * radius * focal
-    forward = -direction
-    right = np.cross(forward, [0.0, 1.0, 0.0])
+    right = np.cross(-direction, [0.0, 1.0, 0.0])
     right /= np.linalg.norm(right)
-    up = np.cross(right, forward)
+    return _Camera(
+        centre + direction * radius * focal, -direction, right, np.cross(right, -direction), focal
+    )
 
+
+def _camera_and_cull(model: Model, view: View, side: int) -> _Triangles:
+    camera = _camera(model, view)
     parts = model.parts
     corners = np.concatenate([p.positions[p.indices].astype(np.float64) for p in parts])
     normals = np.concatenate([p.normals[p.indices] for p in parts])
+    no_uvs = [np.zeros((len(p.positions), 2), np.float32) for p in parts]
     uvs = np.concatenate(
         [
-            (p.uvs if p.uvs is not None else np.zeros((len(p.positions), 2), np.float32))[p.indices]
-            for p in parts
+            (p.uvs if p.uvs is not None else none)[p.indices]
+            for p, none in zip(parts, no_uvs, strict=True)
         ]
     )
     counts = [len(p.indices) for p in parts]
@@ -104,20 +118,15 @@ def _camera_and_cull(model: Model, view: View, side: int) -> _Triangles:
     textured = np.repeat([p.material.textured for p in parts], counts)
 
     face = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    front = np.einsum("ij,ij->i", face, eye - corners[:, 0]) > 0
-    relative = corners[front] - eye
-    depth = relative @ forward
-    half = side / 2
-    screen = np.stack(
-        [
-            half + (relative @ right) / depth * focal * half,
-            half - (relative @ up) / depth * focal * half,
-        ],
-        axis=-1,
+    front = np.einsum("ij,ij->i", face, camera.eye - corners[:, 0]) > 0
+    relative = corners[front] - camera.eye
+    scale = camera.focal * side / 2 / (relative @ camera.forward)
+    screen = side / 2 + np.stack(
+        [relative @ camera.right * scale, -(relative @ camera.up) * scale], -1
     )
     return _Triangles(
         screen.astype(np.float32),
-        (1 / depth).astype(np.float32),
+        (1 / (relative @ camera.forward)).astype(np.float32),
         normals[front],
         uvs[front],
         colour[front].astype(np.float32),
