@@ -25,6 +25,7 @@ from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.payloads import ArExportPayload
 from mediaworker.storage.base import Storage
+from mediaworker.web.ar import page_for
 
 AR_TYPES = {
     "poster": ["AR_POSTER_POSTER", "GLB_POSTER", "USDZ_POSTER"],
@@ -92,6 +93,17 @@ async def test_poster_and_mug_are_stored_side_by_side_and_pass_the_validators(
         assert issues["numErrors"] == issues["numWarnings"] == 0, (path, issues["messages"])
     media = await media_db.get(db, design.id)
     assert media is not None and media.status == media_db.MediaStatus.PENDING  # untouched
+    # the preview page of each product points at that product's stored files
+    urls = {row.type: row.url for row in rows}
+    for product in ("poster", "mug"):
+        page = page_for(product, rows, "/static/model-viewer.min.js")
+        assert page is not None
+        suffix = product.upper()
+        assert (page.glb_url, page.usdz_url, page.poster_url) == (
+            urls[f"GLB_{suffix}"],
+            urls[f"USDZ_{suffix}"],
+            urls[f"AR_POSTER_{suffix}"],
+        )
 
 
 async def test_a_rerun_returns_the_stored_files_unless_forced(
