@@ -17,13 +17,15 @@ from arq.connections import ArqRedis
 
 from ar_tools import gltf_reports, photo_design, quadrant_design, usd_problems
 from conftest import make_settings, run_burst
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.config import ImageConfig, Settings
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.payloads import ArExportPayload
+from mediaworker.queue import keys as queue_keys
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 from mediaworker.web.ar import page_for
 
@@ -37,7 +39,7 @@ CONTENT_TYPES = {"GLB": "model/gltf-binary", "USDZ": "model/vnd.usdz+zip", "AR":
 async def stored_media(db: Pool, storage: Storage, path: Path, kind: str) -> media_db.Media:
     """A media row of `kind` whose original is the file at `path` (no job enqueued)."""
     media_id = uuid.uuid4().hex
-    key = keys.original_key(media_id, "bin")
+    key = layout.original_key(media_id, "bin")
     size = (await storage.put_file(key, path, content_type="application/octet-stream")).size_bytes
     row = media_db.NewMedia(media_id, media_db.MediaKind(kind), key, path.name, None, size)
     return await media_db.insert(db, row)
@@ -117,7 +119,7 @@ async def test_a_rerun_returns_the_stored_files_unless_forced(
 
     # within QUEUE_KEEP_RESULT_S arq answers with the kept result; after it, the job runs
     # again and finds the files
-    await redis.delete(keys.result_key(first.job_id))
+    await redis.delete(queue_keys.result_key(first.job_id))
     again = await client.enqueue_ar_export(redis, design.id, "mug")
     await run_burst(settings)
     assert (await succeeded(again))["skipped"] is True

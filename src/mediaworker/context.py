@@ -16,18 +16,18 @@ from typing import Any
 from arq.connections import ArqRedis
 from loguru import logger
 
-from mediaworker import metrics
+from mediaworker import metrics, scratch
 from mediaworker.config import Settings
 from mediaworker.db.migrate import migrate
 from mediaworker.db.pool import Pool, create_db_pool
 from mediaworker.errors import map_error
 from mediaworker.logging import configure_logging
-from mediaworker.priorities import PROMOTE_EVERY_S, promote_due
 from mediaworker.processing.pool import CpuPool
 from mediaworker.providers import Providers, build_providers
+from mediaworker.queue.priorities import PROMOTE_EVERY_S, promote_due
+from mediaworker.queue.tracking import Tracker
 from mediaworker.storage import open_storage
 from mediaworker.storage.base import Storage
-from mediaworker.tracking import Tracker
 
 CTX_KEY = "mw"
 
@@ -73,6 +73,10 @@ async def startup(ctx: dict[str, Any]) -> None:
         raise
     metrics.serve(settings.queue.metrics_port)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
+    swept = await asyncio.to_thread(scratch.sweep_stale)
+    if swept:
+        log = logger.bind(worker=worker_name)
+        log.info(f"removed {len(swept)} scratch folders of dead workers")
     ctx[CTX_KEY] = Context(
         settings,
         db,
@@ -95,7 +99,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 async def _promote_forever(redis: ArqRedis) -> None:
-    """Deferred jobs whose time has come go back to their priority (see priorities.py)."""
+    """Deferred jobs whose time has come go back to their priority (see queue/priorities.py)."""
     while True:
         try:
             await promote_due(redis)

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from arq.connections import ArqRedis
 
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
 _KINDS = {
@@ -51,7 +52,7 @@ async def ingest_file(
         raise BadInputError(f"{path.name}: not a file")
     media_id = uuid.uuid4().hex
     kind, content_type = guess_kind(path)
-    key = keys.original_key(media_id, extension(path))
+    key = layout.original_key(media_id, extension(path))
     stored = await storage.put_file(key, path, content_type=content_type)
     media = await media_db.insert(
         db,

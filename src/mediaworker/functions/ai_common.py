@@ -9,11 +9,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.errors import BadInputError
-from mediaworker.functions.common import load_media
+from mediaworker.functions.audio_video import check_decoded
+from mediaworker.functions.steps import load_media
+from mediaworker.ids import request_hash
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload
 from mediaworker.processing import retouch
@@ -28,6 +30,7 @@ from mediaworker.providers.base import (
     Transcript,
     Usage,
 )
+from mediaworker.queue import keys
 from mediaworker.subprocesses import run_tool
 
 IMAGE_KINDS = (media_db.MediaKind.IMAGE, media_db.MediaKind.UNKNOWN)
@@ -72,7 +75,7 @@ class PromptCache:
     def __init__(self, ctx: Context, generator: ImageGenerator, payload: GenerateImagePayload):
         self._ctx = ctx
         self._ttl_s = ctx.settings.providers.prompt_cache_ttl_s
-        digest = keys.request_hash(
+        digest = request_hash(
             generator.provider, generator.model, payload.prompt, payload.size, payload.quality
         )
         self._key = keys.prompt_cache_key(digest)
@@ -107,7 +110,7 @@ async def transcribe_file(
     deferral does not pay for a chunk twice."""
     chunks = await split_audio(ctx, transcriber, source, probe)
     spans = [(c.start_s, c.end_s) for c in chunks]
-    digest = keys.request_hash(
+    digest = request_hash(
         transcriber.provider, transcriber.model, probe.size_bytes, spans, language
     )
     parts_key = keys.transcript_parts_key(digest)
@@ -151,11 +154,15 @@ async def split_audio(
         str(listing),
         codec=codec,
         seconds=seconds,
+        max_duration_s=ctx.settings.media.max_duration_s,
     )
-    await run_tool(argv, timeout_s=ctx.settings.providers.command_timeout_s, what="ffmpeg split")
+    timeout_s = ctx.settings.providers.command_timeout_s
+    done = await run_tool(argv, timeout_s=timeout_s, what="ffmpeg split")
     chunks = parse_chunk_list(await asyncio.to_thread(listing.read_text), str(folder))
     if not chunks:
         raise BadInputError("the audio gave no chunk to transcribe")
+    limit_s = ctx.settings.media.max_duration_s
+    await check_decoded(source, probe, done, chunks[-1].end_s, limit_s=limit_s, audio_only=True)
     return chunks
 
 
