@@ -17,7 +17,12 @@ from mediaworker.settings import JOB_FUNCTIONS, WorkerSettings
 
 LONGEST_ID = "m" * 128
 # A value for each required payload field, as long as a field may be where that matters.
-SAMPLE_FIELDS: dict[str, Any] = {"media_id": LONGEST_ID, "prompt": "a red fox", "text": "hello"}
+SAMPLE_FIELDS: dict[str, Any] = {
+    "media_id": LONGEST_ID,
+    "prompt": "a red fox",
+    "text": "hello",
+    "product": "poster",
+}
 
 
 def sample_payload(job: registry.JobDeclaration) -> BaseModel:
@@ -134,10 +139,17 @@ async def test_the_client_helpers_build_the_ids_the_registry_rules(redis: ArqRed
         registry.UPSCALE_IMAGE: await client.enqueue_upscale(redis, "m1", scale=4),
         registry.TRANSCRIBE_AUDIO: await client.enqueue_transcription(redis, "m1"),
         registry.SYNTHESIZE_SPEECH: await client.enqueue_speech(redis, "Hello"),
+        registry.EXPORT_AR: await client.enqueue_ar_export(redis, "m1", "mug"),
     }
 
     assert set(enqueued) == {job for job in registry.JOBS.values() if job.external}
-    fields: dict[str, Any] = {"media_id": "m1", "prompt": "fox", "scale": 4, "text": "Hello"}
+    fields: dict[str, Any] = {
+        "media_id": "m1",
+        "prompt": "fox",
+        "scale": 4,
+        "text": "Hello",
+        "product": "mug",
+    }
     for job, queued in enqueued.items():
         payload = job.validate({k: v for k, v in fields.items() if k in job.payload.model_fields})
         assert queued.job_id == job.job_id_for(payload), job.name

@@ -22,6 +22,8 @@ from arq.jobs import Job
 
 from mediaworker import registry
 from mediaworker.payloads import (
+    ArExportPayload,
+    ArProduct,
     EnhanceImagePayload,
     GenerateImagePayload,
     ImageQuality,
@@ -174,3 +176,23 @@ async def enqueue_speech(
     the same phrase asked twice is one job; its result holds the audio's URL."""
     payload = SpeechPayload(text=text, voice=voice, format=audio_format, language=language)
     return await registry.enqueue(pool, registry.SYNTHESIZE_SPEECH.name, payload, priority=priority)
+
+
+async def enqueue_ar_export(
+    pool: ArqRedis,
+    media_id: str,
+    product: ArProduct,
+    *,
+    width_m: float | None = None,
+    handle: bool = True,
+    force: bool = False,
+    priority: int | None = None,
+) -> Job:
+    """Enqueue `export_ar`: GLB, USDZ and a still of a "poster" or a "mug" with the design of
+    an image media row; one job per media row and product."""
+    payload = ArExportPayload(
+        media_id=media_id, product=product, width_m=width_m, handle=handle, force=force
+    )
+    return await registry.enqueue(
+        pool, registry.EXPORT_AR.name, payload, priority=priority, force=force
+    )

@@ -368,6 +368,14 @@ class VideoConfig(_Section):
     thumbnail_timeout_s: float = Field(120, gt=0, validation_alias=env("VIDEO_THUMBNAIL_TIMEOUT_S"))
 
 
+class ArConfig(_Section):
+    """export_ar: the texture and the still image."""
+
+    texture_max_px: int = Field(2048, ge=64, le=2048, validation_alias=env("AR_TEXTURE_MAX_PX"))
+    still_px: int = Field(1024, ge=64, le=2048, validation_alias=env("AR_STILL_PX"))
+    timeout_s: float = Field(120, gt=0, validation_alias=env("AR_TIMEOUT_S"))
+
+
 class Settings(BaseModel):
     """All settings, by section. `Settings()` reads the environment now."""
 
@@ -382,6 +390,7 @@ class Settings(BaseModel):
     media: MediaConfig = Field(default_factory=lambda: MediaConfig())
     audio: AudioConfig = Field(default_factory=lambda: AudioConfig())
     video: VideoConfig = Field(default_factory=lambda: VideoConfig())
+    ar: ArConfig = Field(default_factory=lambda: ArConfig())
     log_level: str = Field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
     log_format: str = Field(default_factory=lambda: os.environ.get("LOG_FORMAT", "json").lower())
 

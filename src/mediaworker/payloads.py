@@ -251,3 +251,43 @@ class ProcessUploadResult(Result):
     duration_s: float | None
     expected_derivatives: list[str] | None
     enqueued: list[EnqueuedJob]
+
+
+# --- AR export (issue 9) -----------------------------------------------------------------------
+
+ArProduct = Literal["poster", "mug"]
+# Real-world width in metres: the poster's width, the mug's diameter (its height follows).
+AR_DEFAULT_WIDTH_M: dict[str, float] = {"poster": 0.5, "mug": 0.082}
+AR_WIDTH_RANGE_M: dict[str, tuple[float, float]] = {"poster": (0.05, 5.0), "mug": (0.05, 0.2)}
+
+
+class ArExportPayload(Payload):
+    media_id: MediaId
+    product: ArProduct
+    width_m: float | None = Field(
+        None, description="poster: its width; mug: its diameter; None: 0.5 m, 0.082 m"
+    )
+    handle: bool = Field(True, description="mug only: with a handle")
+    force: bool = False
+
+    @model_validator(mode="after")
+    def _width_in_range(self) -> ArExportPayload:
+        low, high = AR_WIDTH_RANGE_M[self.product]
+        if self.width_m is not None and not low <= self.width_m <= high:
+            raise ValueError(f"width_m of a {self.product} must be {low}-{high} m")
+        return self
+
+    @property
+    def width_or_default_m(self) -> float:
+        return self.width_m if self.width_m is not None else AR_DEFAULT_WIDTH_M[self.product]
+
+
+class ArExportResult(Result):
+    media_id: str
+    product: str
+    width_m: float
+    skipped: bool = Field(description="True when the outputs already existed and force was off")
+    size_m: list[float] | None = Field(
+        description="width, height, depth of the model in metres; None when skipped"
+    )
+    derivatives: list[Derivative]

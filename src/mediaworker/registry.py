@@ -29,6 +29,8 @@ from mediaworker.errors import BadInputError, MappedError, NotFoundError, map_er
 from mediaworker.functions.hooks import mark_media_failed, mark_tts_job_failed
 from mediaworker.ids import validate_job_id
 from mediaworker.payloads import (
+    ArExportPayload,
+    ArExportResult,
     ClaimTtsPayload,
     ClaimTtsResult,
     EnhanceImagePayload,
@@ -186,6 +188,13 @@ SYNTHESIZE_SPEECH = JobDeclaration(
     timeout_s=attrgetter("providers.job_timeout_s"),
     on_failure=mark_tts_job_failed,
 )
+EXPORT_AR = JobDeclaration(
+    name="export_ar",
+    payload=ArExportPayload,
+    result=ArExportResult,
+    job_id=("ar-{media_id}-{product}",),  # a poster and a mug of one design are two jobs
+    timeout_s=attrgetter("ar.timeout_s"),
+)
 RECONCILE_MEDIA = JobDeclaration(
     name="reconcile_media",
     payload=ReconcilePayload,
@@ -218,6 +227,7 @@ JOBS: dict[str, JobDeclaration] = {
         UPSCALE_IMAGE,
         TRANSCRIBE_AUDIO,
         SYNTHESIZE_SPEECH,
+        EXPORT_AR,
         RECONCILE_MEDIA,
         CLAIM_TTS_JOBS,
     )

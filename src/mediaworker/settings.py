@@ -18,6 +18,7 @@ from mediaworker.config import Settings
 from mediaworker.context import shutdown, startup
 from mediaworker.functions.claim_tts_jobs import claim_tts_jobs
 from mediaworker.functions.enhance_image import enhance_image
+from mediaworker.functions.export_ar import export_ar
 from mediaworker.functions.generate_image import generate_image
 from mediaworker.functions.generate_thumbnails import generate_thumbnails
 from mediaworker.functions.generate_video_preview import generate_video_preview
@@ -46,6 +47,7 @@ JOB_FUNCTIONS: dict[registry.JobDeclaration, JobFunction] = {
     registry.UPSCALE_IMAGE: upscale_image,
     registry.TRANSCRIBE_AUDIO: transcribe_audio,
     registry.SYNTHESIZE_SPEECH: synthesize_speech,
+    registry.EXPORT_AR: export_ar,
     registry.RECONCILE_MEDIA: reconcile_media,
     registry.CLAIM_TTS_JOBS: claim_tts_jobs,
 }
