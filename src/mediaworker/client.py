@@ -29,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from mediaworker import keys
 from mediaworker.config import RedisConfig, Settings
 from mediaworker.payloads import (
+    AnalyzePhotoPayload,
     EnhanceImagePayload,
     GenerateImagePayload,
     ImageQuality,
@@ -36,6 +37,7 @@ from mediaworker.payloads import (
     ProcessUploadPayload,
     SpeechFormat,
     SpeechPayload,
+    SyncInventoryPayload,
     ThumbnailsPayload,
     TranscribePayload,
     UpscaleFactor,
@@ -218,6 +220,43 @@ async def enqueue_speech(
     digest = keys.request_hash(voice, audio_format, language, keys.normalise_text(text))
     job_id = keys.speech_job_id(digest)
     return await enqueue(pool, "synthesize_speech", job_id, payload, priority=priority)
+
+
+# --- photo analysis and the moving inventory (functions/analyze_photo.py, sync_inventory.py) --
+
+
+async def enqueue_photo_analysis(
+    pool: ArqRedis,
+    media_id: str,
+    *,
+    room_type: str | None = None,
+    force: bool = False,
+    priority: int = DEFAULT_PRIORITY,
+) -> Job:
+    """Enqueue `analyze_photo`; job id `photo-{media_id}`. A DONE photo is skipped unless
+    `force`, which adds a version. `room_type`, when the app knows it, is kept as a fact."""
+    payload = AnalyzePhotoPayload.model_validate(
+        {"media_id": media_id, "room_type": room_type, "force": force}
+    )
+    job_id = keys.photo_job_id(media_id)
+    return await enqueue(pool, "analyze_photo", job_id, payload, priority=priority, rerun=force)
+
+
+async def enqueue_inventory_sync(
+    pool: ArqRedis,
+    project_id: str,
+    *,
+    defer_s: float | None = None,
+    priority: int = DEFAULT_PRIORITY,
+) -> Job:
+    """Enqueue `sync_inventory`; job id `inventory-{project_id}`. Requests made while one is
+    queued (or deferred by `defer_s`, the debounce) are that one job; a kept result of an
+    earlier run does not block a new one."""
+    payload = SyncInventoryPayload(project_id=project_id)
+    job_id = keys.inventory_job_id(project_id)
+    return await enqueue(
+        pool, "sync_inventory", job_id, payload, priority=priority, defer_s=defer_s, rerun=True
+    )
 
 
 async def enqueue(

@@ -150,6 +150,25 @@ def tts_row_job_id(row_id: int) -> str:
     return f"tts-job-{int(row_id)}"
 
 
+def photo_job_id(media_id: str) -> str:
+    """analyze_photo (the original deployment's `photo-{photoId}`)."""
+    return f"photo-{validate_id(media_id)}"
+
+
+def inventory_job_id(project_id: str) -> str:
+    return f"inventory-{validate_id(project_id, what='project_id')}"
+
+
+# An inventory found unchanged writes nothing; the cron that looks for changed projects skips
+# a project whose newest change (epoch ms) is not after this mark. Kept a day.
+INVENTORY_CHECKED_PREFIX = f"{PREFIX}inventory-checked:"
+INVENTORY_CHECKED_TTL_S = 24 * 3600
+
+
+def inventory_checked_key(project_id: str) -> str:
+    return INVENTORY_CHECKED_PREFIX + validate_id(project_id, what="project_id")
+
+
 # --- storage layout ------------------------------------------------------------------------
 
 

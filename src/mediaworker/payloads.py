@@ -2,7 +2,8 @@
 
 Payloads carry ids and options, never file contents. Unknown fields are refused, so a typo in
 a producer fails at once with BAD_INPUT instead of being ignored. This module imports only
-pydantic, so producers can use it without the worker's dependencies.
+pydantic (and `photos.analysis`, which does too), so producers can use it without the
+worker's dependencies.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from mediaworker.photos.analysis import RoomAnalysis, RoomType
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 MediaId = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -224,3 +227,47 @@ class ProcessUploadResult(Result):
     duration_s: float | None
     expected_derivatives: list[str] | None
     enqueued: list[EnqueuedJob]
+
+
+# --- photo analysis and the moving inventory (issue 8) ---------------------------------------
+
+ProjectId = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class AnalyzePhotoPayload(Payload):
+    media_id: MediaId
+    room_type: RoomType | None = Field(None, description="given by the app: kept as a fact")
+    force: bool = Field(False, description="analyse a DONE photo again (a new version)")
+
+
+class AnalyzePhotoResult(Result):
+    media_id: str
+    skipped: bool = Field(description="the photo was DONE and force was off")
+    status: str
+    method: str | None = Field(description="model | detector | none (not analysed)")
+    provider: str | None
+    model: str | None = Field(description="the model id the API reported")
+    version: int | None
+    analysis: RoomAnalysis | None
+
+
+class SyncInventoryPayload(Payload):
+    project_id: ProjectId
+
+
+class SyncInventoryResult(Result):
+    project_id: str
+    outcome: Literal["written", "unchanged", "skipped"]
+    reason: str | None = None
+    version: int | None = Field(None, description="the inventory's number of writes")
+    inputs_hash: str | None = None
+    totalItems: int | None = None
+    totalVolume: float | None = None
+
+
+class RefreshInventoriesPayload(Payload):
+    pass
+
+
+class RefreshInventoriesResult(Result):
+    enqueued: list[str]

@@ -14,6 +14,7 @@ from mediaworker import keys
 from mediaworker.client import redis_settings
 from mediaworker.config import Settings
 from mediaworker.context import shutdown, startup
+from mediaworker.functions.analyze_photo import analyze_photo, mark_photo_failed
 from mediaworker.functions.claim_tts_jobs import claim_tts_jobs
 from mediaworker.functions.common import mark_media_failed
 from mediaworker.functions.enhance_image import enhance_image
@@ -24,6 +25,8 @@ from mediaworker.functions.generate_video_thumbnail import generate_video_thumbn
 from mediaworker.functions.generate_waveform import generate_waveform
 from mediaworker.functions.process_upload import process_upload
 from mediaworker.functions.reconcile_media import reconcile_media
+from mediaworker.functions.refresh_inventories import refresh_inventories
+from mediaworker.functions.sync_inventory import sync_inventory
 from mediaworker.functions.synthesize_speech import mark_tts_job_failed, synthesize_speech
 from mediaworker.functions.transcribe_audio import transcribe_audio
 from mediaworker.functions.upscale_image import upscale_image
@@ -37,6 +40,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     reconcile = tracked(reconcile_media, timeout_s=60)
     media, audio, video, failed = settings.media, settings.audio, settings.video, mark_media_failed
     ai_s, claim_tts = settings.providers.job_timeout_s, tracked(claim_tts_jobs, timeout_s=60)
+    refresh = tracked(refresh_inventories, timeout_s=60)
     return {
         "functions": [
             tracked(
@@ -55,6 +59,8 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             tracked(upscale_image, timeout_s=ai_s),
             tracked(transcribe_audio, timeout_s=ai_s),
             tracked(synthesize_speech, timeout_s=ai_s, on_failure=mark_tts_job_failed),
+            tracked(analyze_photo, timeout_s=ai_s, on_failure=mark_photo_failed),
+            tracked(sync_inventory, timeout_s=120, keep_result_s=60),
         ],
         "cron_jobs": [
             cron(
@@ -70,6 +76,16 @@ def worker_options(settings: Settings) -> dict[str, Any]:
                 claim_tts.coroutine,
                 name="claim_tts_jobs",
                 second=set(range(3, 60, 10)),
+                unique=True,
+                timeout=90,
+                max_tries=ARQ_MAX_TRIES,
+                keep_result=60,
+            ),
+            cron(
+                refresh.coroutine,
+                name="refresh_inventories",
+                minute=set(range(0, 60, 2)),
+                second=37,
                 unique=True,
                 timeout=90,
                 max_tries=ARQ_MAX_TRIES,

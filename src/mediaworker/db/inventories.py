@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 from asyncpg.pool import PoolConnectionProxy
 
 from mediaworker.db.pool import Pool, to_dict
 from mediaworker.photos.inventory import Inventory, PhotoInput
 
-Conn = PoolConnectionProxy[Any]
+Conn: TypeAlias = "PoolConnectionProxy[Any]"
 LOCK_CLASS = 0x0008_0002  # advisory locks of inventories: (LOCK_CLASS, hashtext(project_id))
 
 
@@ -35,7 +35,7 @@ async def locked(db: Pool, project_id: str) -> AsyncIterator[Conn | None]:
 async def inputs(conn: Conn, project_id: str) -> list[PhotoInput]:
     """Every image of the project with its status and current analysis, by media id."""
     rows = await conn.fetch(
-        """SELECT m.id, p.status, a.method, p.room_type, a.result
+        """SELECT m.id, p.status, a.method, p.room_type, a.result::text AS result
            FROM media m
            LEFT JOIN photos p ON p.media_id = m.id
            LEFT JOIN photo_analyses a ON a.id = p.analysis_id
@@ -47,15 +47,7 @@ async def inputs(conn: Conn, project_id: str) -> list[PhotoInput]:
 
 
 def _input(row: Any) -> PhotoInput:
-    result = row["result"] or {}
-    return PhotoInput(
-        media_id=row["id"],
-        status=row["status"],
-        method=row["method"],
-        room_type=row["room_type"] or result.get("room_type"),
-        room_label=result.get("room_label"),
-        items=result.get("items") or [],
-    )
+    return PhotoInput(row["id"], row["status"], row["method"], row["room_type"], row["result"])
 
 
 async def current_hash(conn: Conn | Pool, project_id: str) -> str | None:

@@ -16,8 +16,9 @@ Rules (also stated in every result under "rules"):
    counted in items_estimated.
 5. Sums in Decimal; rounding (half up) only at the end: volumes to 0.001 m3, the known share
    to 0.0001.
-6. `inputs_hash`: SHA-256 of the canonical JSON of the inputs, the table version and the rules
-   version. The same inputs give the same hash and the same bytes.
+6. `inputs_hash`: SHA-256 of the table version, the rules version and every photo's id,
+   status, method, room type and analysis (jsonb's canonical text). The same inputs give the
+   same hash and the same bytes.
 """
 
 from __future__ import annotations
@@ -43,22 +44,20 @@ SHARE = Decimal("0.0001")
 
 @dataclass(frozen=True)
 class PhotoInput:
+    """One image of the project. `result` is its current analysis as Postgres' jsonb text,
+    which is canonical (keys sorted, no spaces): equal analyses give equal text."""
+
     media_id: str
     status: str | None  # None: never analysed
     method: str | None  # model | detector | none
     room_type: str | None
-    room_label: str | None
-    items: Sequence[dict[str, Any]]
+    result: str | None
 
-    def canonical(self) -> list[Any]:
-        return [
-            self.media_id,
-            self.status,
-            self.method,
-            self.room_type,
-            self.room_label,
-            [_canonical_item(i) for i in self.items],
-        ]
+    def canonical(self) -> str:
+        return "\t".join((self.media_id, *(v or "" for v in self._fields()))) + "\n"
+
+    def _fields(self) -> tuple[str | None, ...]:
+        return (self.status, self.method, self.room_type, self.result)
 
 
 @dataclass
@@ -100,9 +99,9 @@ class Inventory:
 
 
 def inputs_hash(photos: Sequence[PhotoInput]) -> str:
-    payload = [volumes.TABLE_VERSION, RULES_VERSION, [p.canonical() for p in photos]]
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    digest = hashlib.sha256(f"{volumes.TABLE_VERSION}\n{RULES_VERSION}\n".encode())
+    digest.update("".join(p.canonical() for p in photos).encode())
+    return digest.hexdigest()
 
 
 def compute(project_id: str, photos: Sequence[PhotoInput], digest: str) -> Inventory:
@@ -128,12 +127,13 @@ def _state(photo: PhotoInput) -> str:
 
 
 def _add_photo(rooms: dict[tuple[str, str], Room], photo: PhotoInput) -> None:
-    room_type = photo.room_type or "other"
-    label = (photo.room_label or "").strip().lower()
+    found = json.loads(photo.result or "{}")
+    room_type = photo.room_type or found.get("room_type") or "other"
+    label = (found.get("room_label") or "").strip().lower()
     room = rooms.setdefault((room_type, label), Room(room_type, label or None))
     room.photos += 1
     seen: dict[tuple[str, str], Line] = {}
-    for item in photo.items:  # within one photo, quantities of one kind add up
+    for item in found.get("items") or []:  # within one photo, quantities of one kind add up
         line = _line(item, estimated=photo.method == "detector")
         key = (line.category, line.name if line.category == volumes.OTHER else "")
         if key in seen:
@@ -259,8 +259,3 @@ def _inventory(
         table_version=volumes.TABLE_VERSION,
         inputs_hash=digest,
     )
-
-
-def _canonical_item(item: dict[str, Any]) -> list[Any]:
-    keys = ("name", "category", "quantity", "dismountable", "volume_m3", "confidence")
-    return [item.get(k) for k in keys]

@@ -1,0 +1,31 @@
+"""refresh_inventories (cron, every 2 minutes, once per tick across workers): enqueue
+`sync_inventory` for each project whose photos or analyses changed after its inventory.
+
+Payload: RefreshInventoriesPayload().
+Side effects: sync_inventory jobs; nothing else. A project found unchanged by its last run
+(same inputs hash, so nothing was written) is skipped until it changes again.
+Idempotency: arq's cron job id (`unique`), one per tick; the inventory jobs are named by their
+project, so enqueueing one twice is one job.
+Retries: none needed: the next tick looks again.
+"""
+
+from __future__ import annotations
+
+from mediaworker import client, keys
+from mediaworker.context import Context
+from mediaworker.db import inventories as inventories_db
+from mediaworker.payloads import RefreshInventoriesPayload, RefreshInventoriesResult
+
+
+async def refresh_inventories(
+    ctx: Context, payload: RefreshInventoriesPayload
+) -> RefreshInventoriesResult:
+    changed = await inventories_db.changed_projects(ctx.db)
+    marks = await ctx.redis.mget([keys.inventory_checked_key(p) for p, _ in changed] or ["-"])
+    enqueued = []
+    for (project_id, changed_at), checked in zip(changed, marks, strict=False):
+        if checked is not None and int(checked) >= int(changed_at.timestamp() * 1000):
+            continue
+        await client.enqueue_inventory_sync(ctx.redis, project_id)
+        enqueued.append(project_id)
+    return RefreshInventoriesResult(enqueued=enqueued)
