@@ -238,6 +238,9 @@ def _inventory(
         "items_without_volume": totals.without_volume,
         "dismountable_items": totals.dismountable,
         "photos": {"total": photos_total, **counts},
+        # False while any photo is not analysed or failed, or any item has no volume: the
+        # total is then a lower bound, never a count of those as 0
+        "volume_complete": not (counts["not_analysed"] or counts["error"] or totals.without_volume),
         "table_version": volumes.TABLE_VERSION,
         "rules": list(RULES),
         "inputs_hash": digest,
