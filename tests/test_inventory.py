@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from arq.connections import ArqRedis
 
+from ai_stand_ins import ai_settings
 from conftest import DATABASE_URL, REDIS_URL, make_settings, run_burst, running_worker, wait_until
 from mediaworker import client, keys
 from mediaworker.config import Settings
@@ -217,7 +218,7 @@ async def test_the_cron_enqueues_changed_projects_once_and_skips_unchanged_ones(
     assert first.enqueued == [PROJECT] and second.enqueued == []
 
 
-# --- a worker killed mid-aggregation ------------------------------------------------------------
+# --- a worker killed mid-aggregation --------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -280,3 +281,49 @@ async def _lock_held(db: Pool) -> bool:
 
 async def _not(check: Any) -> bool:
     return not await check
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def mediaworker_json(settings: Settings, *args: str) -> Any:
+    env = {
+        **os.environ,
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": DATABASE_URL,
+        "WORKER_STORAGE_PATH": str(settings.storage.path),
+    }
+    argv = [sys.executable, "-m", "mediaworker.cli", *args, "--json"]
+    done = subprocess.run(argv, env=env, capture_output=True, timeout=60, check=False)
+    assert done.returncode in (0, 1), done.stderr.decode()[-2000:]
+    return json.loads(done.stdout)
+
+
+async def test_ingest_with_a_project_analyses_and_the_cli_shows_photo_and_inventory(
+    inv_db: Pool, redis: ArqRedis, settings: Settings, testdata: Path
+) -> None:
+    photo = testdata / "rooms" / "bedroom_hotel.jpg"
+    [row] = await asyncio.to_thread(
+        mediaworker_json, settings, "ingest", str(photo), "--project", "flat-9", "--analyze"
+    )
+    configured = ai_settings(settings, None)  # offline: the detector, or provider none
+    async with running_worker(configured):
+        await wait_until(lambda: _analysed(inv_db, row["id"]), timeout_s=60)
+        await wait_until(lambda: _has_inventory(inv_db, "flat-9"), timeout_s=30)
+
+    shown = await asyncio.to_thread(mediaworker_json, settings, "photo", row["id"])
+    assert (shown["status"], shown["error_code"]) == ("DONE", None)
+    assert shown["analysis"]["room_type"] in ("bedroom", "other") and shown["version"] == 1
+    listed = await asyncio.to_thread(mediaworker_json, settings, "inventory", "flat-9")
+    assert listed["projectId"] == "flat-9" and listed["photos"]["total"] == 1
+    missing = await asyncio.to_thread(mediaworker_json, settings, "inventory", "nope")
+    assert "no inventory" in missing["error"]
+
+
+async def _analysed(db: Pool, media_id: str) -> bool:
+    status = await db.fetchval("SELECT status FROM photos WHERE media_id = $1", media_id)
+    return bool(status == "DONE")
+
+
+async def _has_inventory(db: Pool, project_id: str) -> bool:
+    return await inventories_db.get(db, project_id) is not None
