@@ -23,11 +23,21 @@ from conftest import DATABASE_URL, REDIS_URL, make_settings, run_burst, running_
 from mediaworker import client, keys
 from mediaworker.config import Settings
 from mediaworker.db import inventories as inventories_db
+from mediaworker.db import photos as photos_db
 from mediaworker.db.pool import Pool
 from mediaworker.payloads import RefreshInventoriesPayload
 from mediaworker.photos import inventory
 from mediaworker.photos.inventory import PhotoInput
-from photo_fixtures import analysed, bulk_project, failed, item, photo_row
+from mediaworker.storage.base import Storage
+from photo_fixtures import (
+    analysed,
+    bulk_project,
+    failed,
+    item,
+    photo_row,
+    room_jpeg,
+    upload_photo,
+)
 
 PROJECT = "move-42"
 
@@ -216,6 +226,29 @@ async def test_the_cron_enqueues_changed_projects_once_and_skips_unchanged_ones(
         await shutdown(ctx)
 
     assert first.enqueued == [PROJECT] and second.enqueued == []
+
+
+async def test_the_cron_enqueues_a_photo_whose_job_was_lost_again(
+    inv_db: Pool, redis: ArqRedis, settings: Settings, storage: Storage, tmp_path: Path
+) -> None:
+    from mediaworker.context import shutdown, startup
+    from mediaworker.functions.refresh_inventories import refresh_inventories
+
+    media = await upload_photo(inv_db, storage, room_jpeg(tmp_path / "r.jpg", 640, 480))
+    await photos_db.claim(inv_db, media.id, room_type=None, force=False)  # then Redis lost it
+    await inv_db.execute("UPDATE photos SET updated_at = now() - interval '1 hour'")
+    ctx: dict[str, Any] = {"settings": ai_settings(settings, None), "redis": redis}
+    await startup(ctx)
+    try:
+        found = await refresh_inventories(ctx["mw"], RefreshInventoriesPayload())
+        again = await refresh_inventories(ctx["mw"], RefreshInventoriesPayload())
+    finally:
+        await shutdown(ctx)
+    await run_burst(ai_settings(settings, None))
+
+    assert found.requeued_photos == [media.id] and again.requeued_photos == []
+    photo = await photos_db.get(inv_db, media.id)
+    assert photo is not None and photo.status == "DONE"
 
 
 # --- a worker killed mid-aggregation --------------------------------------------------------------

@@ -270,4 +270,5 @@ class RefreshInventoriesPayload(Payload):
 
 
 class RefreshInventoriesResult(Result):
-    enqueued: list[str]
+    enqueued: list[str] = Field(description="projects whose inventory sync was enqueued")
+    requeued_photos: list[str] = Field(description="photos left PROCESSING, enqueued again")

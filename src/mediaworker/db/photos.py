@@ -110,15 +110,28 @@ async def finish(db: Pool, run: NewAnalysis, room_type: str) -> int:
 
 
 async def mark_error(db: Pool, media_id: str, error: MappedError) -> None:
+    """The photo ERROR with the code and message (nothing when its media row does not exist)."""
     await db.execute(
         """INSERT INTO photos (media_id, status, error_code, error_message, processed_at)
-           VALUES ($1, 'ERROR', $2, $3, now())
+           SELECT id, 'ERROR', $2, $3, now() FROM media WHERE id = $1
            ON CONFLICT (media_id) DO UPDATE SET status = 'ERROR', error_code = $2,
                error_message = $3, processed_at = now(), updated_at = now()""",
         media_id,
         error.code.value,
         error.message,
     )
+
+
+async def list_stuck(db: Pool, *, idle_for_s: float, limit: int = 500) -> list[str]:
+    """Photos PROCESSING and untouched for `idle_for_s`: their job may have been lost."""
+    rows = await db.fetch(
+        """SELECT media_id FROM photos
+           WHERE status = 'PROCESSING' AND updated_at < now() - make_interval(secs => $1)
+           ORDER BY updated_at LIMIT $2""",
+        idle_for_s,
+        limit,
+    )
+    return [r["media_id"] for r in rows]
 
 
 async def get_analysis(db: Pool, analysis_id: int) -> dict[str, Any] | None:

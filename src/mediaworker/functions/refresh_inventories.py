@@ -1,9 +1,11 @@
 """refresh_inventories (cron, every 2 minutes, once per tick across workers): enqueue
-`sync_inventory` for each project whose photos or analyses changed after its inventory.
+`sync_inventory` for each project whose photos or analyses changed after its inventory, and
+`analyze_photo` again for each photo left PROCESSING (QUEUE_RECONCILE_IDLE_S) whose job is
+neither queued nor running (Redis flushed, job expired): nothing is lost.
 
 Payload: RefreshInventoriesPayload().
-Side effects: sync_inventory jobs; nothing else. A project found unchanged by its last run
-(same inputs hash, so nothing was written) is skipped until it changes again.
+Side effects: sync_inventory and analyze_photo jobs; nothing else. A project found unchanged
+by its last run (same inputs hash, so nothing was written) is skipped until it changes again.
 Idempotency: arq's cron job id (`unique`), one per tick; the inventory jobs are named by their
 project, so enqueueing one twice is one job.
 Retries: none needed: the next tick looks again.
@@ -14,12 +16,19 @@ from __future__ import annotations
 from mediaworker import client, keys
 from mediaworker.context import Context
 from mediaworker.db import inventories as inventories_db
+from mediaworker.db import photos as photos_db
 from mediaworker.payloads import RefreshInventoriesPayload, RefreshInventoriesResult
 
 
 async def refresh_inventories(
     ctx: Context, payload: RefreshInventoriesPayload
 ) -> RefreshInventoriesResult:
+    stuck = await photos_db.list_stuck(ctx.db, idle_for_s=ctx.settings.queue.reconcile_idle_s)
+    requeued = []
+    for media_id in stuck:
+        if not await client.is_queued_or_running(ctx.redis, keys.photo_job_id(media_id)):
+            await client.enqueue_photo_analysis(ctx.redis, media_id)
+            requeued.append(media_id)
     changed = await inventories_db.changed_projects(ctx.db)
     marks = await ctx.redis.mget([keys.inventory_checked_key(p) for p, _ in changed] or ["-"])
     enqueued = []
@@ -28,4 +37,4 @@ async def refresh_inventories(
             continue
         await client.enqueue_inventory_sync(ctx.redis, project_id)
         enqueued.append(project_id)
-    return RefreshInventoriesResult(enqueued=enqueued)
+    return RefreshInventoriesResult(enqueued=enqueued, requeued_photos=requeued)
