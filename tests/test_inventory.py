@@ -26,7 +26,7 @@ from mediaworker.db import inventories as inventories_db
 from mediaworker.db import photos as photos_db
 from mediaworker.db.pool import Pool
 from mediaworker.payloads import RefreshInventoriesPayload
-from mediaworker.photos import inventory
+from mediaworker.photos import analysis, inventory, volumes
 from mediaworker.photos.inventory import PhotoInput
 from mediaworker.storage.base import Storage
 from photo_fixtures import (
@@ -113,6 +113,48 @@ async def test_the_inventory_matches_the_totals_worked_out_by_hand(
     assert "largest seen in any one photo" in row["result"]["rules"][0]
     result = (await job.result_info()).result  # type: ignore[union-attr]
     assert (result["outcome"], result["version"], result["totalItems"]) == ("written", 1, 12)
+
+
+def test_the_volume_table_is_reviewable_and_consistent() -> None:
+    rows = volumes.table()
+
+    assert 60 <= len(rows) <= 100 and volumes.OTHER in rows
+    for row in rows.values():
+        assert row.category.isidentifier() and row.label and row.source, row
+        if row.category == volumes.OTHER:
+            assert row.volume_m3 is None and row.size_cm is None
+            continue
+        assert row.size_cm is not None and row.volume_m3 is not None
+        length, width, height = row.size_cm
+        box = (Decimal(length * width * height) / 1_000_000).quantize(
+            Decimal("0.001"), "ROUND_HALF_UP"
+        )
+        assert row.volume_m3 == box, row.category
+        assert row.dismantled_m3 is not None and row.dismantled_m3 <= row.volume_m3
+        assert row.dismountable == (row.dismantled_m3 < row.volume_m3), row.category
+
+
+def test_the_schema_sent_is_strict_and_its_categories_are_the_table() -> None:
+    schema = analysis.json_schema()
+    item_schema = schema["$defs"]["Item"]
+
+    for part in (schema, item_schema):
+        assert part["additionalProperties"] is False
+        assert set(part["required"]) == set(part["properties"])
+    assert item_schema["properties"]["category"]["enum"] == volumes.categories()
+    with pytest.raises(analysis.InvalidReply, match="category"):
+        analysis.parse_reply(json.dumps({**json.loads(GOOD), "items": [BAD_ITEM]}))
+
+
+GOOD = json.dumps({"room_type": "office", "room_label": None, "room_confidence": 1, "items": []})
+BAD_ITEM = {
+    "name": "x",
+    "category": "spaceship",
+    "quantity": 1,
+    "dismountable": False,
+    "volume_m3": None,
+    "confidence": 1,
+}
 
 
 def photo_input(media_id: str, room_type: str, items: list[Any], label: str | None = None) -> Any:
