@@ -33,6 +33,7 @@ import pyvips
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from mediaworker.config import Settings
+from mediaworker.errors import MediaWorkerError
 from mediaworker.processing.image import ImageLimits
 from mediaworker.processing.photo import prepare_for_analysis
 from photo_fixtures import bulk_project, room_jpeg, upload_photo
@@ -153,7 +154,7 @@ async def main() -> None:
         try:
             await bench_job(path, args.repeats, settings)
             await bench_inventory(settings, args.photos, args.repeats)
-        except OSError as exc:
+        except (OSError, MediaWorkerError) as exc:
             print(f"job, inventory: skipped, Postgres or Redis not reachable ({exc})")
 
 
