@@ -14,7 +14,6 @@ from mediaworker import client
 from mediaworker.config import Settings
 from mediaworker.db import inventories as inventories_db
 from mediaworker.db import photos as photos_db
-from mediaworker.db.pool import Pool
 
 console = Console()
 AddCommand = Callable[[str, Any, str], argparse.ArgumentParser]
@@ -30,34 +29,13 @@ def register(add: AddCommand) -> None:
     inventory.add_argument("--sync", action="store_true", help="enqueue its recomputation")
 
 
-async def photo_view(db: Pool, media_id: str) -> dict[str, Any]:
-    """The polling shape: status, room_type, analysis, error_code, error_message,
-    processed_at, plus provider, model and version of the current analysis."""
-    photo = await photos_db.get(db, media_id)
-    current = None
-    if photo is not None and photo.analysis_id is not None:
-        current = await photos_db.get_analysis(db, photo.analysis_id)
-    return {
-        "media_id": media_id,
-        "status": photo.status if photo else photos_db.PhotoStatus.PENDING.value,
-        "room_type": photo.room_type if photo else None,
-        "analysis": current["result"] if current else None,
-        "error_code": photo.error_code if photo else None,
-        "error_message": photo.error_message if photo else None,
-        "processed_at": photo.processed_at if photo else None,
-        "provider": current["provider"] if current else None,
-        "model": current["model"] if current else None,
-        "version": current["version"] if current else None,
-    }
-
-
 async def cmd_photo(args: argparse.Namespace, settings: Settings) -> int:
     from mediaworker.cli import dump_json, open_services
 
     async with open_services(settings) as svc:
         if args.analyze:
             await client.enqueue_photo_analysis(svc.redis, args.media_id, force=args.force)
-        view = await photo_view(svc.db, args.media_id)
+        view = await photos_db.polling_view(svc.db, args.media_id)
     if args.json:
         dump_json(view)
         return 0 if view["status"] != "ERROR" else 1

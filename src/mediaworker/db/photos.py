@@ -146,6 +146,29 @@ async def list_analyses(db: Pool, media_id: str) -> list[dict[str, Any]]:
     return [to_dict(r) for r in rows]
 
 
+async def polling_view(db: Pool, media_id: str) -> dict[str, Any]:
+    """The polling shape of the original deployment, for the CLI and the HTTP API: status,
+    room_type, analysis, error_code, error_message, processed_at, plus the provider, model and
+    version of the current analysis. A photo never analysed is PENDING."""
+    photo = await get(db, media_id)
+    current = None
+    if photo is not None and photo.analysis_id is not None:
+        current = await get_analysis(db, photo.analysis_id)
+    return {
+        "media_id": media_id,
+        "status": photo.status if photo else PhotoStatus.PENDING.value,
+        "room_type": photo.room_type if photo else None,
+        "analysis": current["result"] if current else None,
+        "error_code": photo.error_code if photo else None,
+        "error_message": photo.error_message if photo else None,
+        "processed_at": photo.processed_at if photo else None,
+        "method": current["method"] if current else None,
+        "provider": current["provider"] if current else None,
+        "model": current["model"] if current else None,
+        "version": current["version"] if current else None,
+    }
+
+
 async def _insert_version(conn: Any, run: NewAnalysis) -> int:
     # one version number per run, even if two runs of one photo ever overlapped
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_CLASS, run.media_id)

@@ -47,19 +47,17 @@ async def analyze_photo(ctx: Context, payload: AnalyzePhotoPayload) -> AnalyzePh
 
 
 async def _done(ctx: Context, media_id: str, *, skipped: bool = True) -> AnalyzePhotoResult:
-    photo = await photos_db.get(ctx.db, media_id)
-    current = None
-    if photo is not None and photo.analysis_id is not None:
-        current = await photos_db.get_analysis(ctx.db, photo.analysis_id)
+    view = await photos_db.polling_view(ctx.db, media_id)
+    found = view["analysis"]
     return AnalyzePhotoResult(
         media_id=media_id,
         skipped=skipped,
-        status=photo.status if photo else photos_db.PhotoStatus.PENDING.value,
-        method=current["method"] if current else None,
-        provider=current["provider"] if current else None,
-        model=current["model"] if current else None,
-        version=current["version"] if current else None,
-        analysis=RoomAnalysis.model_validate(current["result"]) if current else None,
+        status=view["status"],
+        method=view["method"],
+        provider=view["provider"],
+        model=view["model"],
+        version=view["version"],
+        analysis=RoomAnalysis.model_validate(found) if found else None,
     )
 
 
