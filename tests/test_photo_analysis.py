@@ -24,7 +24,7 @@ from mediaworker.db import inventories as inventories_db
 from mediaworker.db import job_runs
 from mediaworker.db import photos as photos_db
 from mediaworker.db.pool import Pool
-from mediaworker.errors import BadInputError, ErrorCode, MediaWorkerError, map_error
+from mediaworker.errors import BadInputError, ErrorCode, MappedError, MediaWorkerError, map_error
 from mediaworker.processing import detect
 from mediaworker.processing.image import ImageLimits
 from mediaworker.processing.photo import prepare_for_analysis
@@ -400,3 +400,13 @@ async def test_a_missing_photo_is_not_found_and_a_video_is_bad_input(
     assert (await gone.result_info()).result["code"] == "NOT_FOUND"  # type: ignore[union-attr]
     assert (await wrong.result_info()).result["code"] == "BAD_INPUT"  # type: ignore[union-attr]
     assert await photo_state(photo_db, "a-video") == ("ERROR", "BAD_INPUT")
+
+
+async def test_the_failure_hook_of_a_photo_without_a_media_row_writes_nothing(
+    photo_db: Pool,
+) -> None:
+    error = MappedError(ErrorCode.NOT_FOUND, "media ghost does not exist", retryable=False)
+
+    await photos_db.mark_error(photo_db, "ghost", error)  # no foreign-key error either
+
+    assert await photos_db.get(photo_db, "ghost") is None

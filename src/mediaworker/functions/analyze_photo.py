@@ -5,7 +5,8 @@ Side effects: the `photos` row PROCESSING, then DONE pointing at a new `photo_an
 (provider, reported model, prompt and schema versions, the image sent, the raw reply, the
 result, tokens, cost, latency), or ERROR with its code once the job has failed for good; one
 ai_metrics row per provider call (operation analyze_photo); for a photo of a project, a
-debounced `sync_inventory` of that project.
+debounced `sync_inventory` of that project (2 s: photos finishing together make one run; one
+finishing while that run is going on is picked up by the cron `refresh_inventories`).
 Idempotency: job id `photo-{media_id}`; the photo is claimed with one conditional upsert; a
 DONE photo is skipped (a success that says so) unless `force`, which adds a version.
 Retries: RATE_LIMIT (Retry-After), PROVIDER_DOWN (529, 5xx, a reply that breaks the schema
