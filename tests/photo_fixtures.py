@@ -10,12 +10,12 @@ from typing import Any
 
 import pyvips
 
-from mediaworker import keys
 from mediaworker.db import media as media_db
 from mediaworker.db import photos as photos_db
 from mediaworker.db.pool import Pool
 from mediaworker.errors import ErrorCode, MappedError
 from mediaworker.photos import analysis
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
 CATEGORIES = ("bed_double", "nightstand", "wardrobe_2_door", "dining_chair", "sofa_3_seat")
@@ -37,7 +37,7 @@ async def upload_photo(
 ) -> media_db.Media:
     """An image upload's row and original, as a producer writes them (no job enqueued)."""
     media_id = uuid.uuid4().hex
-    key = keys.original_key(media_id, path.suffix)
+    key = layout.original_key(media_id, path.suffix)
     stored = await storage.put_file(key, path, content_type="image/jpeg")
     new = media_db.NewMedia(
         media_id,
@@ -55,7 +55,7 @@ async def photo_row(
     db: Pool, project_id: str, media_id: str, kind: str = "IMAGE"
 ) -> media_db.Media:
     """A media row of the project whose original is never read (the inventory reads rows)."""
-    key = keys.original_key(media_id, "jpg")
+    key = layout.original_key(media_id, "jpg")
     new = media_db.NewMedia(
         media_id, media_db.MediaKind(kind), key, None, None, 1, project_id=project_id
     )

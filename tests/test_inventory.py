@@ -20,7 +20,7 @@ from arq.connections import ArqRedis
 
 from ai_stand_ins import ai_settings
 from conftest import DATABASE_URL, REDIS_URL, make_settings, run_burst, running_worker, wait_until
-from mediaworker import client, keys
+from mediaworker import client, registry
 from mediaworker.config import Settings
 from mediaworker.db import inventories as inventories_db
 from mediaworker.db import photos as photos_db
@@ -28,6 +28,8 @@ from mediaworker.db.pool import Pool
 from mediaworker.payloads import RefreshInventoriesPayload
 from mediaworker.photos import analysis, inventory, volumes
 from mediaworker.photos.inventory import PhotoInput
+from mediaworker.queue import keys
+from mediaworker.queue.inspect import is_queued_or_running
 from mediaworker.storage.base import Storage
 from photo_fixtures import (
     analysed,
@@ -232,8 +234,8 @@ async def test_three_workers_and_twenty_requests_make_exactly_one_write(
 
 
 async def _idle(redis: ArqRedis) -> bool:
-    job_id = keys.inventory_job_id(PROJECT)
-    return not await client.is_queued_or_running(redis, job_id)
+    job_id = registry.SYNC_INVENTORY.job_id_for({"project_id": PROJECT})
+    return not await is_queued_or_running(redis, job_id)
 
 
 async def test_a_second_run_while_one_holds_the_lock_is_skipped(
@@ -368,7 +370,7 @@ def mediaworker_json(settings: Settings, *args: str) -> Any:
         "DATABASE_URL": DATABASE_URL,
         "WORKER_STORAGE_PATH": str(settings.storage.path),
     }
-    argv = [sys.executable, "-m", "mediaworker.cli", *args, "--json"]
+    argv = [sys.executable, "-m", "mediaworker.cli.main", *args, "--json"]
     done = subprocess.run(argv, env=env, capture_output=True, timeout=60, check=False)
     assert done.returncode in (0, 1), done.stderr.decode()[-2000:]
     return json.loads(done.stdout)

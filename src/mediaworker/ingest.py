@@ -14,10 +14,12 @@ from pathlib import Path
 
 from arq.connections import ArqRedis
 
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError
+from mediaworker.ids import validate_id
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
 _KINDS = {
@@ -57,12 +59,12 @@ async def ingest_file(
     """Store `path`, write its row (of `project_id` when given) and enqueue process_upload;
     with `analyze`, an image's analyze_photo too."""
     if project_id is not None:
-        keys.validate_id(project_id, what="project_id")
+        validate_id(project_id, what="project_id")
     if not await asyncio.to_thread(path.is_file):
         raise BadInputError(f"{path.name}: not a file")
     media_id = uuid.uuid4().hex
     kind, content_type = guess_kind(path)
-    key = keys.original_key(media_id, extension(path))
+    key = layout.original_key(media_id, extension(path))
     stored = await storage.put_file(key, path, content_type=content_type)
     media = await media_db.insert(
         db,

@@ -2,8 +2,8 @@
 
 Payloads carry ids and options, never file contents. Unknown fields are refused, so a typo in
 a producer fails at once with BAD_INPUT instead of being ignored. This module imports only
-pydantic (and `photos.analysis`, which does too), so producers can use it without the
-worker's dependencies.
+pydantic, ids.py and `photos.analysis` (which imports only pydantic), so producers can use
+it without the worker's dependencies.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mediaworker.ids import ID_PATTERN, normalise_text, request_hash
 from mediaworker.photos.analysis import RoomAnalysis, RoomType
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 MediaId = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
@@ -139,6 +139,11 @@ class SpeechPayload(Payload):
     format: SpeechFormat = "mp3"
     language: Language | None = None
     tts_job_id: int | None = Field(None, description="the tts_jobs row to write the outcome to")
+
+    @property
+    def phrase_hash(self) -> str:
+        """Voice, format, language and the normalised text, hashed: names the phrase's job."""
+        return request_hash(self.voice, self.format, self.language, normalise_text(self.text))[:40]
 
 
 class SpeechResult(Result):

@@ -19,7 +19,6 @@ from __future__ import annotations
 from mediaworker import client
 from mediaworker.context import Context
 from mediaworker.db import photos as photos_db
-from mediaworker.errors import MappedError
 from mediaworker.functions import photo_steps
 from mediaworker.functions.ai_common import load_image
 from mediaworker.payloads import AnalyzePhotoPayload, AnalyzePhotoResult
@@ -60,8 +59,3 @@ async def _done(ctx: Context, media_id: str, *, skipped: bool = True) -> Analyze
         version=view["version"],
         analysis=RoomAnalysis.model_validate(found) if found else None,
     )
-
-
-async def mark_photo_failed(ctx: Context, payload: AnalyzePhotoPayload, error: MappedError) -> None:
-    """on_failure hook: the photo shows ERROR with the code and message."""
-    await photos_db.mark_error(ctx.db, payload.media_id, error)

@@ -12,14 +12,14 @@ from mediaworker.db import media as media_db
 from mediaworker.db import photos as photos_db
 from mediaworker.errors import MappedError, map_error
 from mediaworker.functions.ai_common import image_limits
-from mediaworker.functions.common import scratch_dir
-from mediaworker.jobs import current_run
+from mediaworker.functions.steps import scratch_dir
 from mediaworker.metering import metered
 from mediaworker.photos.analysis import PROMPT_VERSION, SCHEMA_VERSION
 from mediaworker.pricing import cost_usd
 from mediaworker.processing.photo import Prepared, prepare_for_analysis
 from mediaworker.providers.base import Capability, PhotoAnalysis, PhotoAnalyzer
 from mediaworker.providers.http_errors import InvalidReplyError
+from mediaworker.queue.wrapper import current_run
 
 NOT_ANALYSED = "none"  # the provider that analyses nothing (no key, no detector)
 METHODS = {NOT_ANALYSED: "none", "local": "detector"}  # else a vision model

@@ -13,11 +13,13 @@ Retries: none needed: the next tick looks again.
 
 from __future__ import annotations
 
-from mediaworker import client, keys
+from mediaworker import client, registry
 from mediaworker.context import Context
 from mediaworker.db import inventories as inventories_db
 from mediaworker.db import photos as photos_db
 from mediaworker.payloads import RefreshInventoriesPayload, RefreshInventoriesResult
+from mediaworker.queue import keys
+from mediaworker.queue.inspect import is_queued_or_running
 
 
 async def refresh_inventories(
@@ -26,7 +28,8 @@ async def refresh_inventories(
     stuck = await photos_db.list_stuck(ctx.db, idle_for_s=ctx.settings.queue.reconcile_idle_s)
     requeued = []
     for media_id in stuck:
-        if not await client.is_queued_or_running(ctx.redis, keys.photo_job_id(media_id)):
+        job_id = registry.ANALYZE_PHOTO.job_id_for({"media_id": media_id})
+        if not await is_queued_or_running(ctx.redis, job_id):
             await client.enqueue_photo_analysis(ctx.redis, media_id)
             requeued.append(media_id)
     changed = await inventories_db.changed_projects(ctx.db)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import inventories as inventories_db
 from mediaworker.payloads import SyncInventoryPayload, SyncInventoryResult
 from mediaworker.photos import inventory
+from mediaworker.queue import keys
 
 
 async def sync_inventory(ctx: Context, payload: SyncInventoryPayload) -> SyncInventoryResult:

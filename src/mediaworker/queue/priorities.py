@@ -27,7 +27,7 @@ from arq.connections import ArqRedis
 from arq.jobs import serialize_job
 from redis.exceptions import WatchError
 
-from mediaworker import keys
+from mediaworker.queue import keys
 
 MAX_PRIORITY = 100
 DEFAULT_PRIORITY = 10

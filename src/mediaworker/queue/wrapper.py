@@ -34,13 +34,14 @@ from arq.worker import Function, func
 from loguru import logger
 from pydantic import BaseModel
 
-from mediaworker import keys, metrics, priorities
+from mediaworker import metrics
 from mediaworker.context import Context, get_context
 from mediaworker.db import job_runs
 from mediaworker.db.job_runs import RunStatus
 from mediaworker.errors import ErrorCode, JobFailedError, MappedError, backoff_s, map_error
 from mediaworker.payloads import Payload
-from mediaworker.tracking import RunRecord
+from mediaworker.queue import keys, priorities
+from mediaworker.queue.tracking import RunRecord
 
 ARQ_MAX_TRIES = 1_000_000
 ARQ_TIMEOUT_GRACE_S = 30.0

@@ -7,15 +7,15 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from mediaworker import client
+from mediaworker.cli.output import console, dump_json, fail
+from mediaworker.cli.services import open_services
 from mediaworker.config import Settings
 from mediaworker.db import inventories as inventories_db
 from mediaworker.db import photos as photos_db
 
-console = Console()
 AddCommand = Callable[[str, Any, str], argparse.ArgumentParser]
 
 
@@ -30,7 +30,6 @@ def register(add: AddCommand) -> None:
 
 
 async def cmd_photo(args: argparse.Namespace, settings: Settings) -> int:
-    from mediaworker.cli import dump_json, open_services
 
     async with open_services(settings) as svc:
         if args.analyze:
@@ -58,7 +57,6 @@ async def cmd_photo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_inventory(args: argparse.Namespace, settings: Settings) -> int:
-    from mediaworker.cli import dump_json, fail, open_services
 
     async with open_services(settings) as svc:
         if args.sync:
