@@ -16,7 +16,12 @@ from mediaworker.settings import JOB_FUNCTIONS, WorkerSettings
 
 LONGEST_ID = "m" * 128
 # A value for each required payload field, as long as a field may be where that matters.
-SAMPLE_FIELDS: dict[str, Any] = {"media_id": LONGEST_ID, "prompt": "a red fox", "text": "hello"}
+SAMPLE_FIELDS: dict[str, Any] = {
+    "media_id": LONGEST_ID,
+    "project_id": LONGEST_ID,
+    "prompt": "a red fox",
+    "text": "hello",
+}
 
 
 def sample_payload(job: registry.JobDeclaration) -> BaseModel:
@@ -132,10 +137,18 @@ async def test_the_client_helpers_build_the_ids_the_registry_rules(redis: ArqRed
         registry.UPSCALE_IMAGE: await client.enqueue_upscale(redis, "m1", scale=4),
         registry.TRANSCRIBE_AUDIO: await client.enqueue_transcription(redis, "m1"),
         registry.SYNTHESIZE_SPEECH: await client.enqueue_speech(redis, "Hello"),
+        registry.ANALYZE_PHOTO: await client.enqueue_photo_analysis(redis, "m1"),
+        registry.SYNC_INVENTORY: await client.enqueue_inventory_sync(redis, "p1"),
     }
 
     assert set(enqueued) == {job for job in registry.JOBS.values() if job.external}
-    fields: dict[str, Any] = {"media_id": "m1", "prompt": "fox", "scale": 4, "text": "Hello"}
+    fields: dict[str, Any] = {
+        "media_id": "m1",
+        "project_id": "p1",
+        "prompt": "fox",
+        "scale": 4,
+        "text": "Hello",
+    }
     for job, queued in enqueued.items():
         payload = job.validate({k: v for k, v in fields.items() if k in job.payload.model_fields})
         assert queued.job_id == job.job_id_for(payload), job.name
