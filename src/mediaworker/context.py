@@ -16,7 +16,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from loguru import logger
 
-from mediaworker import metrics
+from mediaworker import metrics, scratch
 from mediaworker.config import Settings
 from mediaworker.db.migrate import migrate
 from mediaworker.db.pool import Pool, create_db_pool
@@ -73,6 +73,10 @@ async def startup(ctx: dict[str, Any]) -> None:
         raise
     metrics.serve(settings.queue.metrics_port)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
+    swept = await asyncio.to_thread(scratch.sweep_stale)
+    if swept:
+        log = logger.bind(worker=worker_name)
+        log.info(f"removed {len(swept)} scratch folders of dead workers")
     ctx[CTX_KEY] = Context(
         settings,
         db,
