@@ -22,6 +22,7 @@ SAMPLE_FIELDS: dict[str, Any] = {
     "prompt": "a red fox",
     "text": "hello",
     "product": "poster",
+    "project_id": LONGEST_ID,
 }
 
 
@@ -140,6 +141,8 @@ async def test_the_client_helpers_build_the_ids_the_registry_rules(redis: ArqRed
         registry.TRANSCRIBE_AUDIO: await client.enqueue_transcription(redis, "m1"),
         registry.SYNTHESIZE_SPEECH: await client.enqueue_speech(redis, "Hello"),
         registry.EXPORT_AR: await client.enqueue_ar_export(redis, "m1", "mug"),
+        registry.ANALYZE_PHOTO: await client.enqueue_photo_analysis(redis, "m1"),
+        registry.SYNC_INVENTORY: await client.enqueue_inventory_sync(redis, "p1"),
     }
 
     assert set(enqueued) == {job for job in registry.JOBS.values() if job.external}
@@ -149,6 +152,7 @@ async def test_the_client_helpers_build_the_ids_the_registry_rules(redis: ArqRed
         "scale": 4,
         "text": "Hello",
         "product": "mug",
+        "project_id": "p1",
     }
     for job, queued in enqueued.items():
         payload = job.validate({k: v for k, v in fields.items() if k in job.payload.model_fields})

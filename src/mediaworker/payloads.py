@@ -2,8 +2,9 @@
 
 Payloads carry ids and options, never file contents. Unknown fields are refused, so a typo in
 a producer fails at once with BAD_INPUT instead of being ignored; so are NUL characters in text
-and NaN or Infinity in numbers. This module imports only pydantic and ids.py, so producers can
-use it without the worker's dependencies.
+and NaN or Infinity in numbers. This module imports only pydantic, ids.py and
+`photos.analysis` (which imports only pydantic), so producers can use it without the
+worker's dependencies.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mediaworker.ids import ID_PATTERN, normalise_text, request_hash
+from mediaworker.photos.analysis import RoomAnalysis, RoomType
 
 MediaId = Annotated[str, Field(pattern=ID_PATTERN)]
 
@@ -291,3 +293,48 @@ class ArExportResult(Result):
         description="width, height, depth of the model in metres; None when skipped"
     )
     derivatives: list[Derivative]
+
+
+# --- photo analysis and the moving inventory (issue 8) ---------------------------------------
+
+ProjectId = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class AnalyzePhotoPayload(Payload):
+    media_id: MediaId
+    room_type: RoomType | None = Field(None, description="given by the app: kept as a fact")
+    force: bool = Field(False, description="analyse a DONE photo again (a new version)")
+
+
+class AnalyzePhotoResult(Result):
+    media_id: str
+    skipped: bool = Field(description="the photo was DONE and force was off")
+    status: str
+    method: str | None = Field(description="model | detector | none (not analysed)")
+    provider: str | None
+    model: str | None = Field(description="the model id the API reported")
+    version: int | None
+    analysis: RoomAnalysis | None
+
+
+class SyncInventoryPayload(Payload):
+    project_id: ProjectId
+
+
+class SyncInventoryResult(Result):
+    project_id: str
+    outcome: Literal["written", "unchanged", "skipped"]
+    reason: str | None = None
+    version: int | None = Field(None, description="the inventory's number of writes")
+    inputs_hash: str | None = None
+    totalItems: int | None = None
+    totalVolume: float | None = None
+
+
+class RefreshInventoriesPayload(Payload):
+    pass
+
+
+class RefreshInventoriesResult(Result):
+    enqueued: list[str] = Field(description="projects whose inventory sync was enqueued")
+    requeued_photos: list[str] = Field(description="photos left PROCESSING, enqueued again")

@@ -64,6 +64,7 @@ class Media:
     # 0006_ownership: the job that made a row the worker made itself (see `Maker`)
     made_by_function: str | None = None
     made_by_job: str | None = None
+    project_id: str | None = None  # 0008: the moving project a photo belongs to
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,14 @@ class NewMedia:
     content_type: str | None
     size_bytes: int
     category: str | None = None
+    project_id: str | None = None
 
 
 async def insert(db: Pool, media: NewMedia) -> Media:
     row = await db.fetchrow(
         """INSERT INTO media (id, kind, storage_key, original_filename, content_type, size_bytes,
-                              category)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+                              category, project_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            RETURNING *""",
         media.id,
         media.kind.value,
@@ -90,6 +92,7 @@ async def insert(db: Pool, media: NewMedia) -> Media:
         media.content_type,
         media.size_bytes,
         media.category,
+        media.project_id,
     )
     return Media(**to_dict(row))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mediaworker.db import media as media_db
+from mediaworker.db import photos as photos_db
 from mediaworker.db import tts_jobs as tts_jobs_db
 from mediaworker.errors import MappedError
 
@@ -27,3 +28,8 @@ async def mark_tts_job_failed(ctx: Context, payload: Any, error: MappedError) ->
     message (only while the job's claim token still holds the row)."""
     if payload.tts_job_id is not None and payload.tts_claim_token is not None:
         await tts_jobs_db.mark_error(ctx.db, payload.tts_job_id, payload.tts_claim_token, error)
+
+
+async def mark_photo_failed(ctx: Context, payload: Any, error: MappedError) -> None:
+    """analyze_photo's hook: the photo's analysis shows ERROR with the code and message."""
+    await photos_db.mark_error(ctx.db, payload.media_id, error)
