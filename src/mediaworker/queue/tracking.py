@@ -1,13 +1,16 @@
 """Per-worker bookkeeping of job attempts, kept off each job's path.
 
 Every attempt is a `job_runs` row and every running job's arq in-progress key is kept short,
-but no job waits for either: the wrapper hands a `RunRecord` to the `Tracker`, and one loop per
-worker writes what accumulated, about `COALESCE_S` after it changed:
+but no job waits for either: the wrapper hands a `RunRecord` to the `Tracker`, and two loops
+per worker do the rest:
 
-- all new and finished attempts in one Postgres upsert (keyed by `run_key`);
-- in one Redis pipeline, the in-progress keys of every job running here (set to
-  IN_PROGRESS_TTL_S, so a job of a worker killed with `kill -9` is taken by another worker
-  within that time) and the stats counters.
+- the writer, about `COALESCE_S` after something changed: all new and finished attempts in one
+  Postgres upsert (keyed by `run_key`), and the stats counters in one Redis pipeline;
+- the lease keeper, when a job starts and every IN_PROGRESS_REFRESH_S: the in-progress keys of
+  every job running here, set to IN_PROGRESS_TTL_S, so a job of a worker killed with `kill -9`
+  is taken by another worker within that time. It only talks to Redis: a stalled database,
+  which holds the writer up to the pool's command timeout, never lets a running job's key
+  lapse (which would have the job run a second time while the first still runs).
 
 A row the database refuses for what it holds (a NUL or a NaN in the arguments) is written
 without its arguments, or dropped, alone and logged; it never holds back the others. While
@@ -69,22 +72,23 @@ class Tracker:
         self._running: set[str] = set()
         self._counts: Counter[tuple[str, str]] = Counter()
         self._wake = asyncio.Event()
+        self._lease_wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
+        self._tasks = [asyncio.create_task(self._loop()), asyncio.create_task(self._lease_loop())]
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         await self.flush()
 
     def job_started(self, job_id: str) -> None:
         self._running.add(job_id)
-        self._wake.set()
+        self._lease_wake.set()
 
     def job_ended(self, job_id: str) -> None:
         self._running.discard(job_id)
@@ -161,15 +165,33 @@ class Tracker:
                 run.unwritable = True  # and so are its later writes (its end)
 
     async def _redis_round(self, counts: Counter[tuple[str, str]]) -> None:
-        if not (self._running or counts):
+        if not counts:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for (stats_key, function), n in counts.items():
+                pipe.hincrby(stats_key, function, n)
+            await pipe.execute()
+
+    async def renew_leases(self) -> None:
+        """Every running job's in-progress key set to live IN_PROGRESS_TTL_S from now."""
+        if not self._running:
             return
         ttl_ms = int(keys.IN_PROGRESS_TTL_S * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in self._running:
                 pipe.pexpire(keys.in_progress_key(job_id), ttl_ms)
-            for (stats_key, function), n in counts.items():
-                pipe.hincrby(stats_key, function, n)
             await pipe.execute()
+
+    async def _lease_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lease_wake.wait(), timeout=keys.IN_PROGRESS_REFRESH_S)
+            self._lease_wake.clear()
+            try:
+                async with asyncio.timeout(keys.IN_PROGRESS_REFRESH_S):
+                    await self.renew_leases()
+            except Exception as exc:  # Redis away for a moment: the next round tries again
+                logger.warning(f"in-progress keys not renewed: {map_error(exc).message}")
 
     async def _loop(self) -> None:
         while True:
