@@ -5,9 +5,11 @@ Side effects: one ai_metrics row per provider call; the image at media/{id}/{id}
 a media row (kind IMAGE, source GENERATED, the prompt kept), PENDING until `generate_thumbnails`
 (enqueued here) makes it READY; the prompt cache entry.
 Idempotency: the job id names the image to make (registry.py); a rerun that finds the row
-returns it. The prompt cache (provider, model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0
-turns it off) returns an image made for the same request without calling the provider and
-without a new row: the result then names the cached media. `force` skips both.
+returns it; the provider's image is kept per enqueue (paid_results.py), so a retry after a
+storage failure or a rerun after a lost lease does not pay again. The prompt cache
+(provider, model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0 turns it off) returns an
+image made for the same request without calling the provider and without a new row: the
+result then names the cached media. `force` skips both.
 Retries: RATE_LIMIT (after Retry-After), PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (a
 refused prompt) and NOT_CONFIGURED fail at once. The shared rate limiter defers the job
 without using up an attempt.
@@ -18,6 +20,7 @@ from __future__ import annotations
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.functions.ai_common import PromptCache, store_made_image
+from mediaworker.functions.paid_results import image_once
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload, GenerateImageResult
 from mediaworker.providers.base import Capability, ImageGenerator
@@ -34,12 +37,16 @@ async def generate_image(ctx: Context, payload: GenerateImagePayload) -> Generat
     if cached is not None:
         return _result(ctx, cached, generator, cached=True)
 
-    image = await metered(
+    image = await image_once(  # a rerun of this enqueue (a retry, a lost lease) pays once
         ctx,
-        Capability.IMAGE_GENERATION,
-        generator,
-        lambda g: g.generate(payload.prompt, size=payload.size, quality=payload.quality),
-        meta={"size": payload.size, "quality": payload.quality},
+        "generate",
+        lambda: metered(
+            ctx,
+            Capability.IMAGE_GENERATION,
+            generator,
+            lambda g: g.generate(payload.prompt, size=payload.size, quality=payload.quality),
+            meta={"size": payload.size, "quality": payload.quality},
+        ),
     )
     key = layout.original_key(payload.media_id, "jpg")
     origin = media_db.Origin(media_db.MediaSource.GENERATED, prompt=payload.prompt)

@@ -74,6 +74,7 @@ class RunInfo:
     job_id: str
     function: str
     attempt: int
+    enqueued_at: dt.datetime  # with the job id, names one enqueue: every attempt of it
 
 
 _CURRENT_RUN: ContextVar[RunInfo | None] = ContextVar("mediaworker_run", default=None)
@@ -155,7 +156,7 @@ async def _attempt(
     try:
         payload = spec.payload_model.model_validate(kwargs)
         await _count_attempt(ctx, job, run)
-        _CURRENT_RUN.set(RunInfo(job.job_id, spec.name, run.attempt))
+        _CURRENT_RUN.set(RunInfo(job.job_id, spec.name, run.attempt, job.enqueued_at))
         log = log.bind(attempt=run.attempt)
         log.debug("job started")
         _check_attempts_left(ctx, run)
