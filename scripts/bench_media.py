@@ -7,13 +7,17 @@ On media generated with lavfi (10 minutes of MP3 audio; a 60 s 1080p H.264 + AAC
                    process_upload recorded), then peaks, audiowaveform JSON and .dat, SVG and
                    PNG in the (warm) CPU pool
              bare: `ffmpeg -i audio.mp3 -f s16le /dev/null`, a plain decode
-  preview    ours: copy out, `preview_argv` (10 s, 480 lines, H.264 + AAC, faststart), then
-                   ffprobe of the clip made, as `generate_video_preview` does
+  preview    ours: copy out, `preview_argv` (10 s, 480 lines, H.264 + AAC, faststart) with
+                   the end scan of a truncated file, then ffprobe of the clip made and the
+                   truncation checks, as `generate_video_preview` does
              bare: the same encode as one command, no probes (`-vf scale=-2:480`)
   thumbnail  ours: copy out, the frame at 2 s as a raw TIFF (`grab_frame`), then
-                   THUMBNAIL, MEDIUM, LARGE and the blurhash by libvips (`render_thumbnails`)
+                   THUMBNAIL, MEDIUM, LARGE and the blurhash by libvips (`render_thumbnails`),
+                   progressive JPEGs (the default)
+  thumb/base ours, with IMAGE_JPEG_BASELINE_SIZES=THUMBNAIL,MEDIUM,LARGE: baseline JPEGs with
+                   optimised tables, the kind ffmpeg writes (its mjpeg cannot write progressive)
              bare: one ffmpeg command: seek, decode one frame, scale it to the three sizes
-                   (one cropped) and write three JPEGs
+                   (one cropped) and write three baseline JPEGs
 
 Ours leaves out only the database rows and the upload of the outputs, which the bare command
 has no equivalent of, and the one ffprobe per upload that `process_upload` runs (timed
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import os
@@ -53,7 +58,8 @@ from mediaworker.processing.pool import CpuPool
 from mediaworker.storage.local import LocalStorage
 from mediaworker.subprocesses import run_tool
 
-TARGETS = {"waveform": 1.2, "preview": 1.1, "thumbnail": 1.1}
+TARGETS = {"waveform": 1.2, "preview": 1.1, "thumbnail": 1.1, "thumb/base": 1.1}
+BASELINE = ("THUMBNAIL", "MEDIUM", "LARGE")
 
 
 def main() -> None:
@@ -86,6 +92,12 @@ async def run(args: argparse.Namespace) -> None:
                 ),
                 await compare(
                     "thumbnail", thumbnail(ctx), bare_thumbnail(storage_dir, work), args.repeats
+                ),
+                await compare(
+                    "thumb/base",
+                    thumbnail(baseline_jpegs(ctx)),
+                    bare_thumbnail(storage_dir, work),
+                    args.repeats,
                 ),
             ]
         finally:
@@ -132,6 +144,12 @@ async def context(storage_dir: Path) -> Context:
     fields: dict[str, Any] = {"db": None, "redis": None, "exit_stack": None}
     fields.update(providers=None, tracker=None)
     return Context(settings, storage=storage, cpu=cpu, worker_name="bench", **fields)
+
+
+def baseline_jpegs(ctx: Context) -> Context:
+    """The same context with every JPEG rendition baseline, as ffmpeg writes its JPEGs."""
+    image = ctx.settings.image.model_copy(update={"jpeg_baseline_sizes": BASELINE})
+    return dataclasses.replace(ctx, settings=ctx.settings.model_copy(update={"image": image}))
 
 
 PROBES: dict[str, dict[str, Any]] = {}  # what process_upload records, by storage key
@@ -187,8 +205,14 @@ def preview(ctx: Context) -> Callable[[], Awaitable[Any]]:
                 str(clip),
                 preview_spec(ctx.settings.video),
             )
-            await run_tool(argv, timeout_s=600, what="preview encoding")
-            return await av.probe_file(ctx, av.non_empty(clip, "preview"), limits=False)
+            done = await run_tool(
+                av.scanning_end(argv, original, probe), timeout_s=600, what="preview encoding"
+            )
+            await av.check_end(original, probe, done)
+            made = await av.probe_file(ctx, av.non_empty(clip, "preview"), limits=False)
+            limit_s = preview_spec(ctx.settings.video).seconds
+            await av.check_decoded(original, probe, done, made.duration_s, limit_s=limit_s)
+            return made
 
     return run
 

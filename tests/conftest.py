@@ -155,4 +155,5 @@ async def wait_until(predicate: Any, *, timeout_s: float = 10, every_s: float = 
             await asyncio.sleep(every_s)
 
 
+from ai_jobs_support import ai_db, api  # noqa: E402, F401  (fixtures)
 from s3_stand_in import s3_endpoint, s3_storage_config  # noqa: E402, F401  (fixtures)

@@ -1,5 +1,8 @@
-"""Real `arq` worker processes for the tests that kill, stop or starve them (slow_worker.py:
-our WorkerSettings plus the `nap` and `flaky` test jobs)."""
+"""Real `arq` worker processes for tests: started with our settings, stopped for sure.
+
+The worker is `slow_worker.WorkerSettings`: our WorkerSettings plus the test jobs `nap` and
+`flaky`.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +21,13 @@ from mediaworker.queue.enqueue import enqueue_job
 from slow_worker import NapPayload
 
 TESTS = Path(__file__).parent
+SRC = TESTS.parent / "src"  # this checkout's code, not whichever one the virtualenv installed
 
 
 def start_worker(tmp_path: Path, redis_url: str = REDIS_URL, **env: str) -> subprocess.Popen[bytes]:
     environment = {
         **os.environ,
-        # tests/ first, then the caller's path: the worker runs the mediaworker under test
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join((str(TESTS), str(SRC))),
         "REDIS_URL": redis_url,
         "DATABASE_URL": DATABASE_URL,
         "WORKER_STORAGE_PATH": str(tmp_path / "storage"),

@@ -18,6 +18,7 @@ from mediaworker import client
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError
+from mediaworker.ids import validate_id
 from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
@@ -46,8 +47,19 @@ def extension(path: Path) -> str:
 
 
 async def ingest_file(
-    db: Pool, storage: Storage, redis: ArqRedis, path: Path, *, category: str | None = None
+    db: Pool,
+    storage: Storage,
+    redis: ArqRedis,
+    path: Path,
+    *,
+    category: str | None = None,
+    project_id: str | None = None,
+    analyze: bool = False,
 ) -> Ingested:
+    """Store `path`, write its row (of `project_id` when given) and enqueue process_upload;
+    with `analyze`, an image's analyze_photo too."""
+    if project_id is not None:
+        validate_id(project_id, what="project_id")
     if not await asyncio.to_thread(path.is_file):
         raise BadInputError(f"{path.name}: not a file")
     media_id = uuid.uuid4().hex
@@ -57,9 +69,18 @@ async def ingest_file(
     media = await media_db.insert(
         db,
         media_db.NewMedia(
-            media_id, kind, key, path.name[:255], content_type, stored.size_bytes, category
+            media_id,
+            kind,
+            key,
+            path.name[:255],
+            content_type,
+            stored.size_bytes,
+            category,
+            project_id,
         ),
     )
+    if analyze and kind == media_db.MediaKind.IMAGE:
+        await client.enqueue_photo_analysis(redis, media_id)
     # process_upload decides what the file needs: thumbnails for an image; waveform, preview
     # and poster frame for audio and video, at their priorities.
     job_id = (await client.enqueue_process_upload(redis, media_id)).job_id

@@ -1,9 +1,11 @@
 """Queries on `job_runs`: one row per attempt of every job, written by the job wrapper.
 
 An attempt is identified by the job id and its enqueue time (a forced rerun under the same
-job id is a new enqueue). A row still RUNNING when the next attempt of the same enqueue
-starts belonged to a worker that died: it is closed as INTERRUPTED and counts as a try. A row
-DEFERRED (our rate limiter had no slot) does not count: the attempt is made again.
+job id is a new enqueue). The producer's arguments are stored on the first row of an enqueue
+only; its later rows (retries, deferrals) have `{}`. A row still RUNNING when the next attempt
+of the same enqueue starts belonged to a worker that died: it is closed as INTERRUPTED and
+counts as a try. A row DEFERRED (our rate limiter had no slot) does not count: the attempt is
+made again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import asyncpg
 from asyncpg.exceptions._base import DataError as ArgumentError  # the driver cannot encode
 
-from mediaworker.db.pool import Pool, to_dict
+from mediaworker.db.pool import Pool, storable, to_dict
 
 # What a row carries instead of arguments the database refused (a NUL in jsonb, a NaN).
 UNWRITABLE_ARGUMENTS: dict[str, Any] = {"unwritable": "arguments the database cannot store"}
@@ -45,9 +47,11 @@ async def next_attempt(
     """Insert the RUNNING row of a later pickup and return its attempt number.
 
     Rows of the same enqueue still RUNNING belonged to a worker that died: they are closed as
-    INTERRUPTED and count. DEFERRED rows (the rate limiter) do not count. A row the
-    database refuses is written with UNWRITABLE_ARGUMENTS and no NUL in its texts (the same
-    as the tracker writes it): the attempt is still counted.
+    INTERRUPTED and count. DEFERRED rows (the rate limiter) do not count. The arguments are
+    kept once, on the enqueue's first row: a job deferred a hundred times by
+    the rate limiter does not store them a hundred times. A row the database still refuses
+    (a NUL in the job id) is written with UNWRITABLE_ARGUMENTS and no NUL in its texts, the
+    same as the tracker writes it: the attempt is still counted.
     """
     values = [job_id, function, jsonable(arguments), enqueued_at, worker, run_key]
     try:
@@ -70,7 +74,11 @@ async def _insert_attempt(db: Pool, values: list[Any]) -> int:
            )
            INSERT INTO job_runs
                (job_id, function, arguments, status, attempt, worker, enqueued_at, run_key)
-           VALUES ($1, $2, $3, 'RUNNING',
+           VALUES ($1, $2,
+                   CASE WHEN EXISTS (SELECT 1 FROM job_runs
+                                     WHERE job_id = $1 AND enqueued_at = $4)
+                        THEN '{}'::jsonb ELSE $3::jsonb END,
+                   'RUNNING',
                    (SELECT count(*) + 1 FROM job_runs
                     WHERE job_id = $1 AND enqueued_at = $4 AND status <> 'DEFERRED'),
                    $5, $4, $6)
@@ -124,6 +132,7 @@ def clean_text(text: str) -> str:
 
 
 def jsonable(arguments: dict[str, Any]) -> dict[str, Any]:
-    """Arguments as given by the producer, made JSON-safe (bytes and odd types as text)."""
-    result: dict[str, Any] = json.loads(json.dumps(arguments, default=repr))
+    """Arguments as given by the producer, made storable in jsonb: bytes and odd types as
+    text, NaN and Infinity as text, NUL characters dropped (jsonb refuses both)."""
+    result: dict[str, Any] = storable(json.loads(json.dumps(arguments, default=repr)))
     return result
