@@ -65,6 +65,7 @@ async def generate_image(ctx: Context, payload: GenerateImagePayload) -> Generat
             lambda g: g.generate(payload.prompt, size=payload.size, quality=payload.quality),
             meta={"size": payload.size, "quality": payload.quality},
         ),
+        paid=generator.remote,
     )
     media = await store_made_image(ctx, made_by, new, origin, image.data)
     await cache.store(media.id)

@@ -16,7 +16,7 @@ database (queue/tracking.py), keeps a running job from being run a second time.
 Redis rather than Postgres: the result is bytes (an image of a few MB) needed only while the
 job can still be rerun, so it expires on its own (PAID_RESULT_TTL_S) and never bloats a table;
 if Redis loses it, the worst case is the second payment this module saves in every other case.
-Outside a job (no current run) the call is simply made.
+Outside a job (no current run), or for an offline provider, the call is simply made.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ from mediaworker.queue.wrapper import current_run
 
 
 async def image_once(
-    ctx: Context, step: str, call: Callable[[], Awaitable[ImageResult]]
+    ctx: Context, step: str, call: Callable[[], Awaitable[ImageResult]], *, paid: bool
 ) -> ImageResult:
     """`await call()` once per job enqueue and `step`; a rerun gets the first result back
-    (with empty usage: the call was metered when it was made)."""
+    (with empty usage: the call was metered when it was made). A call that is not `paid` (an
+    offline provider) is simply made: keeping its image would cost more than making it."""
     run = current_run()
-    if run is None:
+    if run is None or not paid:
         return await call()
     enqueued_ms = int(run.enqueued_at.timestamp() * 1000)
     key = keys.paid_result_key(run.job_id, enqueued_ms, step)
