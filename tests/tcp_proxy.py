@@ -1,4 +1,5 @@
-"""A loopback TCP proxy that a test can take down and bring back: a network outage on demand."""
+"""A loopback TCP proxy that a test can take down and bring back (a network outage on demand),
+or pause and resume (a server that stalls: connections stay open, nothing gets through)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ class TcpProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     @property
     def url(self) -> str:
@@ -31,6 +34,13 @@ class TcpProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    def pause(self) -> None:
+        """Hold every byte in both directions until `resume()`; connections stay open."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
@@ -38,13 +48,18 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers.update({writer, up_writer})
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        await asyncio.gather(
+            _pipe(reader, up_writer, self._flowing), _pipe(up_reader, writer, self._flowing)
+        )
         self._writers.difference_update({writer, up_writer})
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
     with contextlib.suppress(OSError, asyncio.IncompleteReadError):
         while data := await reader.read(65536):
+            await flowing.wait()
             writer.write(data)
             await writer.drain()
     with contextlib.suppress(OSError):

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from arq.connections import ArqRedis
 
 from conftest import DATABASE_URL, REDIS_URL, running_worker
 from mediaworker.config import Settings
+from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from test_generate_thumbnails import photo
 
@@ -99,3 +101,25 @@ async def test_an_unknown_media_id_is_reported_not_raised(
 
 async def test_migrate_is_idempotent(db: Pool, settings: Settings) -> None:
     assert await json_of(settings, "migrate") == {"applied": []}
+
+
+async def test_a_file_name_and_an_error_with_rich_markup_are_printed_as_they_are(
+    db: Pool, settings: Settings
+) -> None:
+    media_id = uuid.uuid4().hex
+    new = media_db.NewMedia(
+        media_id, media_db.MediaKind.IMAGE, f"media/{media_id}/o.jpg", "evil[/]name.jpg", None, 1
+    )
+    await media_db.insert(db, new)  # as a producer writes it: the file name is the user's
+    await db.execute(
+        "UPDATE media SET status = 'ERROR', error_code = 'BAD_INPUT', "
+        "error_message = 'not an image: [/bold] [link=x]' WHERE id = $1",
+        media_id,
+    )
+
+    code, out = await mediaworker(settings, "media", media_id)
+    missing_code, missing = await mediaworker(settings, "media", "[/]nope")
+
+    assert code == 0, out
+    assert "evil[/]name.jpg" in out and "not an image: [/bold] [link=x]" in out
+    assert missing_code == 1 and "media [/]nope not found" in missing

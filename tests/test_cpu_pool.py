@@ -55,6 +55,15 @@ def kill_self() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def environment() -> dict[str, str]:
+    return dict(os.environ)
+
+
+def environment_at_start(pid: int) -> bytes:
+    """What the kernel shows of a process's environment: the block it was started with."""
+    return Path(f"/proc/{pid}/environ").read_bytes()
+
+
 def sleep_s(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
@@ -305,3 +314,22 @@ async def test_a_task_over_the_memory_limit_is_bad_input_and_the_pool_goes_on() 
         assert await pool.run(allocate_mb, 100) == 100 * 2**20
     finally:
         pool.close()
+
+
+async def test_pool_processes_see_no_secret_of_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://owner:pw@db/mediaworker")
+    monkeypatch.setenv("S3_SECRET_ACCESS_KEY", "s3-secret")
+    pool = CpuPool(1)
+    try:
+        seen = await pool.run(environment)
+        pid = await pool.run(worker_pid)
+        at_start = environment_at_start(pid)
+    finally:
+        pool.close()
+
+    for name in ("OPENAI_API_KEY", "DATABASE_URL", "S3_SECRET_ACCESS_KEY"):
+        assert name not in seen
+    assert b"sk-test-secret" not in at_start and b"s3-secret" not in at_start
+    assert seen.get("PATH") == os.environ["PATH"], "programs are still found"
+    assert os.environ["OPENAI_API_KEY"] == "sk-test-secret", "the worker keeps its own"

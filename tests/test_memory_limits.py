@@ -25,7 +25,7 @@ from mediaworker import client
 from mediaworker.config import ImageConfig, Settings
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
-from mediaworker.errors import BadInputError
+from mediaworker.errors import BadInputError, TransientError
 from mediaworker.processing.ffmpeg import (
     PreviewSpec,
     parse_probe,
@@ -39,6 +39,9 @@ from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 from mediaworker.subprocesses import TOOL_LIMITS, run_tool
 
+OUT_OF_MEMORY_TOOL = (
+    "import sys; sys.stderr.write('av_malloc: Cannot allocate memory\\n'); sys.exit(1)"
+)
 GB = 1024**3
 MB = 1024**2
 SIZES = [
@@ -169,6 +172,22 @@ def run_measured(argv: list[str]) -> tuple[int, int]:
     )
     status, peak = done.stdout.split()
     return int(status), int(peak)
+
+
+async def test_a_tool_out_of_memory_under_the_limit_is_bad_input_not_retried(
+    tool_memory_limit: int,
+) -> None:
+    argv = [sys.executable, "-c", OUT_OF_MEMORY_TOOL]
+
+    with pytest.raises(BadInputError, match="more memory than a media tool may use"):
+        await run_tool(argv, timeout_s=30, what="a decode")
+
+
+async def test_a_tool_out_of_memory_without_our_limit_is_retried() -> None:
+    argv = [sys.executable, "-c", OUT_OF_MEMORY_TOOL]
+
+    with pytest.raises(TransientError):
+        await run_tool(argv, timeout_s=30, what="a decode")
 
 
 async def test_a_stretching_sample_aspect_ratio_gives_a_poster_frame_no_larger_than_stored(

@@ -27,21 +27,9 @@ from mediaworker.config import RedisConfig
 from mediaworker.db import job_runs
 from mediaworker.db.pool import Pool
 from mediaworker.queue import keys
-from mediaworker.queue.enqueue import enqueue_job
-from worker_processes import start_worker, stop
+from worker_processes import enqueue_nap, has_run, runs, start_worker, stop
 
 pytestmark = pytest.mark.slow
-TESTS = Path(__file__).parent
-
-
-async def enqueue_nap(pool: ArqRedis, job_id: str, seconds: float) -> None:
-    from slow_worker import NapPayload
-
-    await enqueue_job(pool, "nap", job_id, NapPayload(seconds=seconds))
-
-
-async def runs(db: Pool, job_id: str) -> list[tuple[int, str]]:
-    return [(r["attempt"], r["status"]) for r in await job_runs.list_for_job(db, job_id)]
 
 
 async def test_a_job_of_a_worker_killed_mid_job_runs_again_within_30_s(
@@ -51,13 +39,13 @@ async def test_a_job_of_a_worker_killed_mid_job_runs_again_within_30_s(
     second = None
     try:
         await enqueue_nap(redis, "nap-killed", 3)
-        await wait_until(lambda: _has(db, "nap-killed", "RUNNING"), timeout_s=30)
+        await wait_until(lambda: has_run(db, "nap-killed", "RUNNING"), timeout_s=30)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         killed_at = time.time()
         second = start_worker(tmp_path)
 
-        await wait_until(lambda: _has(db, "nap-killed", "SUCCEEDED"), timeout_s=40)
+        await wait_until(lambda: has_run(db, "nap-killed", "SUCCEEDED"), timeout_s=40)
 
         rerun = next(r for r in await job_runs.list_for_job(db, "nap-killed") if r["attempt"] == 2)
         picked_up_s = rerun["started_at"].timestamp() - killed_at
@@ -76,7 +64,7 @@ async def test_sigterm_lets_a_running_job_finish_before_the_worker_exits(
     worker = start_worker(tmp_path, WORKER_DRAIN_TIMEOUT_S="20")
     try:
         await enqueue_nap(redis, "nap-drained", 2)
-        await wait_until(lambda: _has(db, "nap-drained", "RUNNING"), timeout_s=30)
+        await wait_until(lambda: has_run(db, "nap-drained", "RUNNING"), timeout_s=30)
         worker.send_signal(signal.SIGTERM)
         exit_code = await asyncio.to_thread(worker.wait, 30)
     finally:
@@ -92,7 +80,7 @@ async def test_a_job_longer_than_the_drain_deadline_is_interrupted_and_run_again
     worker = start_worker(tmp_path, WORKER_DRAIN_TIMEOUT_S="1")
     try:
         await enqueue_nap(redis, "nap-cut", 4)
-        await wait_until(lambda: _has(db, "nap-cut", "RUNNING"), timeout_s=30)
+        await wait_until(lambda: has_run(db, "nap-cut", "RUNNING"), timeout_s=30)
         worker.send_signal(signal.SIGTERM)
         await asyncio.to_thread(worker.wait, 30)
     finally:
@@ -101,7 +89,7 @@ async def test_a_job_longer_than_the_drain_deadline_is_interrupted_and_run_again
 
     successor = start_worker(tmp_path)
     try:
-        await wait_until(lambda: _has(db, "nap-cut", "SUCCEEDED"), timeout_s=30)
+        await wait_until(lambda: has_run(db, "nap-cut", "SUCCEEDED"), timeout_s=30)
     finally:
         stop(successor)
     assert await runs(db, "nap-cut") == [(1, "INTERRUPTED"), (2, "SUCCEEDED")]
@@ -161,22 +149,18 @@ async def test_a_five_second_redis_restart_does_not_stop_the_worker(
     pool = await client.create_pool(settings)
     try:
         await enqueue_nap(pool, "nap-before", 0)
-        await wait_until(lambda: _has(db, "nap-before", "SUCCEEDED"), timeout_s=30)
+        await wait_until(lambda: has_run(db, "nap-before", "SUCCEEDED"), timeout_s=30)
 
         sync_redis.Redis(port=port).shutdown(nosave=True)
         await asyncio.sleep(5)
         start_redis(binary, port, tmp_path)
 
         await enqueue_nap(pool, "nap-after", 0)
-        await wait_until(lambda: _has(db, "nap-after", "SUCCEEDED"), timeout_s=30)
+        await wait_until(lambda: has_run(db, "nap-after", "SUCCEEDED"), timeout_s=30)
         assert worker.poll() is None, "the worker is still running"
     finally:
         await pool.aclose()
         stop(worker)
-
-
-async def _has(db: Pool, job_id: str, status: str) -> bool:
-    return any(s == status for _, s in await runs(db, job_id))
 
 
 async def test_arq_check_reports_a_running_worker_healthy(

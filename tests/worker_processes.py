@@ -12,7 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+from arq.connections import ArqRedis
+
 from conftest import DATABASE_URL, REDIS_URL
+from mediaworker.db import job_runs
+from mediaworker.db.pool import Pool
+from mediaworker.queue.enqueue import enqueue_job
+from slow_worker import NapPayload
 
 TESTS = Path(__file__).parent
 SRC = TESTS.parent / "src"  # this checkout's code, not whichever one the virtualenv installed
@@ -40,3 +46,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.kill()
         process.wait(10)
+
+
+async def enqueue_nap(pool: ArqRedis, job_id: str, seconds: float) -> None:
+    await enqueue_job(pool, "nap", job_id, NapPayload(seconds=seconds))
+
+
+async def runs(db: Pool, job_id: str) -> list[tuple[int, str]]:
+    return [(r["attempt"], r["status"]) for r in await job_runs.list_for_job(db, job_id)]
+
+
+async def has_run(db: Pool, job_id: str, status: str) -> bool:
+    return any(s == status for _, s in await runs(db, job_id))

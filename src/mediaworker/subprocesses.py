@@ -52,7 +52,8 @@ from mediaworker.processing.ffmpeg import failure_reason
 STDERR_TAIL_BYTES = 8192
 MAX_STDOUT_BYTES = 16 * 1024 * 1024
 _READ_CHUNK = 65536
-_RESOURCE_ERRORS = ("No space left on device", "Cannot allocate memory")
+_OUT_OF_MEMORY = "Cannot allocate memory"
+_RESOURCE_ERRORS = ("No space left on device", _OUT_OF_MEMORY)
 # What a child may see of the worker's environment: where programs and libraries are, the
 # locale and the time zone, the scratch folder, espeak-ng's voices. Nothing else, ever.
 CHILD_ENV_NAMES = (
@@ -285,6 +286,9 @@ def _failure(what: str, returncode: int, stderr: str) -> Exception:
     if returncode < 0:
         name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else ""
         return ToolCrashedError(f"{what} was killed by signal {-returncode} {name}".strip())
+    if TOOL_LIMITS.memory_bytes is not None and _OUT_OF_MEMORY in stderr:
+        # under our own memory limit: the input needs more than a tool may use, every time
+        return BadInputError(f"{what} needs more memory than a media tool may use")
     if any(text in stderr for text in _RESOURCE_ERRORS):
         return ToolCrashedError(f"{what} failed: {failure_reason(stderr)}")
     return BadInputError(f"{what} failed: {failure_reason(stderr)}")

@@ -1,4 +1,8 @@
-"""How the commands print: rich tables for people, JSON only with `--json`."""
+"""How the commands print: rich tables for people, JSON only with `--json`.
+
+File names, ids and error messages come from users: the console reads no markup (a file named
+`evil[/]name.jpg` is printed as it is, not parsed); colour is given as styles on `Text`.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-console = Console()
+console = Console(markup=False)
 
 
 def dump_json(value: Any) -> None:
@@ -22,11 +27,13 @@ def print_media_table(rows: Sequence[dict[str, Any]]) -> None:
     for row in rows:
         dims = f"{row['width']}x{row['height']}" if row.get("width") else ""
         if row["status"] == "ERROR":
-            outcome = f"[red]{row['error_code']}[/red]: {row['error_message']}"
+            outcome = Text.assemble((str(row["error_code"]), "red"), f": {row['error_message']}")
         else:
-            outcome = ", ".join(
-                f"{d['type'].lower()} {_dims(d)}{d['size_bytes'] // 1024} KiB"
-                for d in row["derivatives"]
+            outcome = Text(
+                ", ".join(
+                    f"{d['type'].lower()} {_dims(d)}{d['size_bytes'] // 1024} KiB"
+                    for d in row["derivatives"]
+                )
             )
         table.add_row(
             row["id"],
@@ -68,5 +75,5 @@ def fail(args: argparse.Namespace, message: str) -> int:
     if getattr(args, "json", False):
         dump_json({"error": message})
     else:
-        console.print(f"[red]error:[/red] {message}")
+        console.print(Text.assemble(("error:", "red"), f" {message}"))
     return 1

@@ -16,7 +16,13 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
+import asyncpg
+from asyncpg.exceptions._base import DataError as ArgumentError  # the driver cannot encode
+
 from mediaworker.db.pool import Pool, storable, to_dict
+
+# What a row carries instead of arguments the database refused (a NUL in jsonb, a NaN).
+UNWRITABLE_ARGUMENTS: dict[str, Any] = {"unwritable": "arguments the database cannot store"}
 
 
 class RunStatus(StrEnum):
@@ -43,8 +49,23 @@ async def next_attempt(
     Rows of the same enqueue still RUNNING belonged to a worker that died: they are closed as
     INTERRUPTED and count. DEFERRED rows (the rate limiter) do not count. The arguments are
     kept once, on the enqueue's first row: a job deferred a hundred times by
-    the rate limiter does not store them a hundred times.
+    the rate limiter does not store them a hundred times. A row the database still refuses
+    (a NUL in the job id) is written with UNWRITABLE_ARGUMENTS and no NUL in its texts, the
+    same as the tracker writes it: the attempt is still counted.
     """
+    values = [job_id, function, jsonable(arguments), enqueued_at, worker, run_key]
+    try:
+        return await _insert_attempt(db, values)
+    except Exception as exc:
+        if not cannot_store(exc):
+            raise
+    job_id, function, worker = clean_text(job_id), clean_text(function), clean_text(worker)
+    return await _insert_attempt(
+        db, [job_id, function, UNWRITABLE_ARGUMENTS, enqueued_at, worker, run_key]
+    )
+
+
+async def _insert_attempt(db: Pool, values: list[Any]) -> int:
     attempt: int = await db.fetchval(
         """WITH interrupted AS (
                UPDATE job_runs SET status = 'INTERRUPTED', finished_at = now(),
@@ -62,12 +83,7 @@ async def next_attempt(
                     WHERE job_id = $1 AND enqueued_at = $4 AND status <> 'DEFERRED'),
                    $5, $4, $6)
            RETURNING attempt""",
-        job_id,
-        function,
-        jsonable(arguments),
-        enqueued_at,
-        worker,
-        run_key,
+        *values,
     )
     return attempt
 
@@ -99,6 +115,20 @@ async def upsert(db: Pool, rows: list[tuple[Any, ...]]) -> None:
 async def list_for_job(db: Pool, job_id: str) -> list[dict[str, Any]]:
     rows = await db.fetch("SELECT * FROM job_runs WHERE job_id = $1 ORDER BY id", job_id)
     return [to_dict(r) for r in rows]
+
+
+def cannot_store(exc: BaseException) -> bool:
+    """The database refused a row for what it holds (SQLSTATE class 22 or 23, or an argument
+    the driver cannot encode), not because it is away: writing it again will not help."""
+    return isinstance(
+        exc,
+        asyncpg.DataError | asyncpg.IntegrityConstraintViolationError | ArgumentError,
+    )
+
+
+def clean_text(text: str) -> str:
+    """`text` without NUL, which Postgres text and jsonb refuse."""
+    return text.replace("\x00", "\ufffd")
 
 
 def jsonable(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Numbered SQL migrations, applied once each, in order, under an advisory lock.
 
 Several workers starting at once all call `migrate()`: the first takes the lock and applies
-what is missing; the others wait for it, then find nothing left to do.
+what is missing; the others wait for it, then find nothing left to do. A schema that is up to
+date costs one read and no DDL, so a worker connected as a DML-only role (docker-compose.yml:
+the migrations run once, as the owner role, before any worker starts) starts without error.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ async def migrate(dsn: str) -> list[str]:
     await ensure_database(dsn)
     conn = await asyncpg.connect(dsn)
     try:
+        if not await _any_missing(conn):
+            return []
         await conn.execute("SELECT pg_advisory_lock($1)", ADVISORY_LOCK_ID)
         try:
             return await _apply_missing(conn)
@@ -46,6 +50,14 @@ async def migrate(dsn: str) -> list[str]:
             await conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK_ID)
     finally:
         await conn.close()
+
+
+async def _any_missing(conn: asyncpg.Connection) -> bool:
+    """Whether a migration is not applied yet; reads only (no lock, no DDL)."""
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return True
+    done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    return any(m.version not in done for m in available_migrations())
 
 
 async def _apply_missing(conn: asyncpg.Connection) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyvips
 from arq.worker import Worker
+from rich.markup import escape
 
 from mediaworker.cli.output import console
 from mediaworker.cli.services import media_view, open_services, wait_for_media
@@ -63,18 +64,20 @@ def _with_alpha(image: pyvips.Image) -> pyvips.Image:
 
 def print_outcome(view: dict[str, Any], root: Path) -> None:
     """One line per upload, then one per output with its size and full path."""
-    name = view["original_filename"]
+    name = escape(str(view["original_filename"]))  # the console reads markup only here
     if view["status"] != "READY":
         console.print(
             f"[bold]{name}[/bold]  [red]{view['status']} {view['error_code']}[/red]: "
-            f"{view['error_message']}",
+            f"{escape(str(view['error_message']))}",
             soft_wrap=True,
+            markup=True,
         )
         return
     console.print(
         f"[bold]{name}[/bold]  [green]READY[/green]  {view['width']}x{view['height']}  "
-        f"blurhash {view['blurhash']}",
+        f"blurhash {escape(str(view['blurhash']))}",
         soft_wrap=True,
+        markup=True,
     )
     for d in view["derivatives"]:
         size = f"{d['size_bytes'] / 1024:.0f} KiB"

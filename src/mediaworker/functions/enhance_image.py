@@ -10,7 +10,8 @@ Ownership: the copy's row records its maker (function and job id); a row `{id}-e
 this job did not make (an upload of that name, another job's row) is refused with CONFLICT
 before any provider call, and stays as it was, files included.
 Idempotency: the job id names the row (registry.py); a rerun that finds the copy returns it,
-unless force.
+unless force. A paid enhancer's image is kept per enqueue (paid_results.py): a retry after a
+storage failure, or a rerun after a lost lease, does not pay again.
 Retries: as every provider call (RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE);
 BAD_INPUT (unreadable image, refused, over ENHANCE_MAX_PIXELS) and NOT_FOUND fail at once.
 """
@@ -28,6 +29,7 @@ from mediaworker.functions.ai_common import (
     reusable,
     store_made_image,
 )
+from mediaworker.functions.paid_results import image_once
 from mediaworker.functions.steps import scratch_dir
 from mediaworker.metering import metered
 from mediaworker.payloads import EnhanceImagePayload, EnhanceImageResult
@@ -55,7 +57,12 @@ async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceIm
         limits = image_limits(ctx, max_pixels=ctx.settings.providers.enhance_max_pixels)
         await ctx.storage.download(original.storage_key, source, max_bytes=limits.max_input_bytes)
         await ctx.cpu.run(retouch.prepare, str(source), str(prepared), limits)
-        image = await metered(ctx, Capability.IMAGE_EDIT, enhancer, lambda e: e.enhance(prepared))
+        image = await image_once(  # a rerun of this enqueue pays once (paid_results.py)
+            ctx,
+            "enhance",
+            lambda: metered(ctx, Capability.IMAGE_EDIT, enhancer, lambda e: e.enhance(prepared)),
+            paid=enhancer.remote,
+        )
     origin = media_db.Origin(
         media_db.MediaSource(original.source), original.prompt, True, parent_id=original.id
     )

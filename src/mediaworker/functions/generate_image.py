@@ -8,10 +8,12 @@ Ownership: the job makes the row `media_id` or updates the row it made itself (t
 its maker: function and job id); any other row (an upload, another job's) is refused with
 CONFLICT before any provider call, and stays as it was, files included.
 Idempotency: the job id names the image to make (registry.py); a rerun that finds its row
-returns it. The prompt cache (provider, model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0
-turns it off) serves an image made for the same request without calling the provider: it is
-copied into this job's own row `media_id` (thumbnails made for it too), so producers never
-share a row. `force` skips the cache and a made row.
+returns it; the provider's image is kept per enqueue (paid_results.py), so a retry after a
+storage failure or a rerun after a lost lease does not pay again. The prompt cache (provider,
+model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0 turns it off) serves an image made for
+the same request without calling the provider: it is copied into this job's own row
+`media_id` (thumbnails made for it too), so producers never share a row. `force` skips the
+cache and a made row.
 Retries: RATE_LIMIT (after Retry-After), PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (a
 refused prompt) and NOT_CONFIGURED fail at once. The shared rate limiter defers the job
 without using up an attempt.
@@ -29,6 +31,7 @@ from mediaworker.functions.ai_common import (
     store_image,
     store_made_image,
 )
+from mediaworker.functions.paid_results import image_once
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload, GenerateImageResult
 from mediaworker.providers.base import Capability, ImageGenerator
@@ -52,12 +55,17 @@ async def generate_image(ctx: Context, payload: GenerateImagePayload) -> Generat
         media = await store_image(ctx, made_by, new, origin, data, content_type)
         return _result(ctx, media, generator, cached=True)
 
-    image = await metered(
+    image = await image_once(  # a rerun of this enqueue (a retry, a lost lease) pays once
         ctx,
-        Capability.IMAGE_GENERATION,
-        generator,
-        lambda g: g.generate(payload.prompt, size=payload.size, quality=payload.quality),
-        meta={"size": payload.size, "quality": payload.quality},
+        "generate",
+        lambda: metered(
+            ctx,
+            Capability.IMAGE_GENERATION,
+            generator,
+            lambda g: g.generate(payload.prompt, size=payload.size, quality=payload.quality),
+            meta={"size": payload.size, "quality": payload.quality},
+        ),
+        paid=generator.remote,
     )
     media = await store_made_image(ctx, made_by, new, origin, image.data)
     await cache.store(media.id)

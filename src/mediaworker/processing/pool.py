@@ -19,6 +19,12 @@ decides when to stop), leave when their parent dies, run libvips without an oper
 and with their share of the cores (2 processes on 2 cores: one thread each, as sharp runs),
 and get `memory_limit_bytes` as their RLIMIT_DATA (private writable memory: the heap, libvips'
 pixel buffers, numpy arrays), so an input that needs more fails in its own process.
+
+A process starts with a minimal environment (`child_environ`): where programs and libraries
+are, the locale, the scratch folder, Python's and the numeric libraries' own variables. Never
+the worker's API keys, storage secret or database URL, which a decoder bug could otherwise
+read. Spawn cannot be given an environment, so the worker's is narrowed for the moment a
+process is started (`_minimal_environ`) and put back at once.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import resource
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -43,6 +49,32 @@ R = TypeVar("R")
 CRASHED_MESSAGE = "the processing worker died (crash or out of memory)"
 OUT_OF_MEMORY_MESSAGE = "this input needs more memory than a processing worker may use"
 PARENT_CHECK_S = 1.0
+# What a pool process may see of the worker's environment (by name, then by prefix).
+CHILD_ENV_NAMES = frozenset(
+    {"PATH", "LD_LIBRARY_PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME", "VIRTUAL_ENV"}
+)
+CHILD_ENV_PREFIXES = ("LC_", "PYTHON", "OPENBLAS_", "OMP_", "MKL_", "VIPS_", "MALLOC_")
+
+
+def child_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables of `environ` a pool process gets: CHILD_ENV_NAMES and CHILD_ENV_PREFIXES."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in CHILD_ENV_NAMES or name.startswith(CHILD_ENV_PREFIXES)
+    }
+
+
+@contextlib.contextmanager
+def _minimal_environ() -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(child_environ(saved))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 class ProcessingCrashedError(TransientError):
@@ -64,7 +96,8 @@ class _Slot:
             initializer=_init_worker,
             initargs=(memory_limit_bytes,),
         )
-        self.warm: Future[int] = self.executor.submit(_warm_up, threads)  # starts it now
+        with _minimal_environ():  # the process is spawned inside submit(), with this environment
+            self.warm: Future[int] = self.executor.submit(_warm_up, threads)
 
     def kill(self) -> None:
         """SIGKILL the process (once its pid is known) and let the executor go."""

@@ -55,6 +55,17 @@ TRANSCRIPT_PARTS_PREFIX = f"{PREFIX}transcript-parts:"
 TRANSCRIPT_PARTS_TTL_S = 24 * 3600
 
 
+# Results of paid provider calls, one per job enqueue and step, kept from the call until a
+# rerun of the same enqueue could still want them (functions/paid_results.py).
+PAID_RESULT_PREFIX = f"{PREFIX}paid-result:"
+PAID_RESULT_TTL_S = 6 * 3600
+
+
+def paid_result_key(job_id: str, enqueued_ms: int, step: str) -> str:
+    """`...:paid-result:{enqueue time in ms}:{step}:{job id}`; the job id last, as given."""
+    return f"{PAID_RESULT_PREFIX}{enqueued_ms}:{step}:{job_id}"
+
+
 # A job's latest progress (events/progress.py): JSON {fraction, stage, updated_at}, kept
 # PROGRESS_TTL_S after its last write (a finished job's last value stays readable a while).
 PROGRESS_PREFIX = f"{PREFIX}progress:"

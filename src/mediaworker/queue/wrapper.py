@@ -81,6 +81,7 @@ class RunInfo:
     job_id: str
     function: str
     attempt: int
+    enqueued_at: dt.datetime  # with the job id, names one enqueue: every attempt of it
 
 
 _CURRENT_RUN: ContextVar[RunInfo | None] = ContextVar("mediaworker_run", default=None)
@@ -119,8 +120,14 @@ def tracked(
 
 
 async def run_job(spec: JobSpec, ctx: Context, job: JobInfo, kwargs: dict[str, Any]) -> Any:
-    run = await _start_run(spec, ctx, job, kwargs)
-    _CURRENT_RUN.set(RunInfo(job.job_id, spec.name, run.attempt))
+    run = RunRecord(
+        job_id=job.job_id,
+        function=spec.name,
+        arguments=job_runs.jsonable(kwargs),
+        attempt=max(job.job_try, 1),  # arq's count, until Postgres has counted (_count_attempt)
+        worker=ctx.worker_name,
+        enqueued_at=job.enqueued_at,
+    )
     progress.start(ctx.redis, job.job_id)
     ctx.tracker.job_started(job.job_id)
     try:
@@ -129,22 +136,13 @@ async def run_job(spec: JobSpec, ctx: Context, job: JobInfo, kwargs: dict[str, A
         ctx.tracker.job_ended(job.job_id)
 
 
-async def _start_run(
-    spec: JobSpec, ctx: Context, job: JobInfo, kwargs: dict[str, Any]
-) -> RunRecord:
-    """The attempt's record. A first pickup is attempt 1 and costs no round trip; a later one
-    (retry, deferral, a dead worker's job) is counted in Postgres before it runs."""
-    run = RunRecord(
-        job_id=job.job_id,
-        function=spec.name,
-        arguments=job_runs.jsonable(kwargs),
-        attempt=1,
-        worker=ctx.worker_name,
-        enqueued_at=job.enqueued_at,
-    )
+async def _count_attempt(ctx: Context, job: JobInfo, run: RunRecord) -> None:
+    """A first pickup is attempt 1 and costs no round trip; a later one (retry, deferral, a
+    dead worker's job) is counted in Postgres before it runs."""
     if job.job_try <= 1:
+        run.attempt = 1
         ctx.tracker.record(run)
-        return run
+        return
     await ctx.tracker.flush()  # this worker's earlier rows of the job come first
     run.attempt = await job_runs.next_attempt(
         ctx.db,
@@ -155,20 +153,24 @@ async def _start_run(
         enqueued_at=run.enqueued_at,
         worker=run.worker,
     )
-    return run
 
 
 async def _attempt(
     spec: JobSpec, ctx: Context, job: JobInfo, run: RunRecord, kwargs: dict[str, Any]
 ) -> Any:
-    log = logger.bind(job_id=job.job_id, function=spec.name, attempt=run.attempt)
-    log.debug("job started")
+    """Everything that may fail, counting the attempt included, is inside the one error
+    handling: a failure always ends in a retry or in the failure hook."""
+    log = logger.bind(job_id=job.job_id, function=spec.name)
     started = time.perf_counter()
     metrics.JOBS_RUNNING.labels(spec.name).inc()
     payload: Payload | None = None
     try:
-        _check_attempts_left(ctx, run)
         payload = spec.payload_model.model_validate(kwargs)
+        await _count_attempt(ctx, job, run)
+        _CURRENT_RUN.set(RunInfo(job.job_id, spec.name, run.attempt, job.enqueued_at))
+        log = log.bind(attempt=run.attempt)
+        log.debug("job started")
+        _check_attempts_left(ctx, run)
         async with asyncio.timeout(spec.timeout_s):
             result = await spec.fn(ctx, payload)
     except asyncio.CancelledError:
@@ -176,7 +178,9 @@ async def _attempt(
         log.warning("job interrupted; arq will run it again")
         raise
     except Exception as exc:
-        await _after_failure(spec, ctx, job, run, payload, map_error(exc), log)
+        await _after_failure(
+            spec, ctx, job, run, payload, map_error(exc), log.bind(attempt=run.attempt)
+        )
         raise AssertionError("unreachable") from None  # _after_failure always raises
     else:
         _finish(ctx, run, RunStatus.SUCCEEDED)
