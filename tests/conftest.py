@@ -76,6 +76,7 @@ def settings(tmp_path: Path) -> Settings:
 async def db(migrated: None) -> AsyncIterator[Pool]:
     pool = await create_db_pool(DATABASE_URL, min_size=1, max_size=4)
     await pool.execute("TRUNCATE media, media_derivatives, job_runs CASCADE")
+    await pool.execute("TRUNCATE jobs")  # the ledger (0007)
     yield pool
     await pool.close()
 

@@ -1,0 +1,1 @@
+"""The queue machinery: the job wrapper, tracking, priorities, rate limits, the serializer."""
