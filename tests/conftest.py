@@ -157,3 +157,39 @@ async def wait_until(predicate: Any, *, timeout_s: float = 10, every_s: float = 
 
 
 from s3_stand_in import s3_endpoint, s3_storage_config  # noqa: E402, F401  (fixtures)
+
+# --- the HTTP API (web/) -------------------------------------------------------------------
+
+PRODUCER_TOKEN = "producer-token-for-the-tests"  # noqa: S105 - a test token
+ADMIN_TOKEN = "admin-token-for-the-tests"  # noqa: S105 - a test token
+
+
+def api_settings(settings: Settings, **api: Any) -> Settings:
+    from mediaworker.config import ApiConfig
+
+    config = ApiConfig(**{"API_TOKENS": PRODUCER_TOKEN, "ADMIN_TOKENS": ADMIN_TOKEN, **api})
+    return settings.model_copy(update={"api": config})
+
+
+@contextlib.asynccontextmanager
+async def api_client(settings: Settings, token: str | None = PRODUCER_TOKEN) -> AsyncIterator[Any]:
+    """The app of `settings`, started (its lifespan), and an httpx client speaking to it."""
+    import httpx
+
+    from mediaworker.web.app import create_app
+
+    app = create_app(settings)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api.test", headers=headers
+        ) as http:
+            yield http
+
+
+@pytest.fixture
+async def api(settings: Settings, db: Pool, redis: ArqRedis) -> AsyncIterator[Any]:
+    """An API client with a producer token, on the test servers (emptied first)."""
+    async with api_client(api_settings(settings)) as http:
+        yield http

@@ -359,7 +359,8 @@ class ApiConfig(_Section):
     """The HTTP API (`mediaworker serve`): where it listens, who may call it, body limits.
 
     API_TOKENS may enqueue and read; ADMIN_TOKENS may also retry and cancel. With neither
-    set, every route but /healthz and /readyz answers 401.
+    set, every route but /healthz and /readyz answers 401 (/openapi.json and /docs too,
+    unless API_PUBLIC_DOCS=true).
     """
 
     host: str = Field("127.0.0.1", validation_alias=env("API_HOST"))
@@ -369,6 +370,7 @@ class ApiConfig(_Section):
     max_body_bytes: int = Field(256 * 1024, gt=0, validation_alias=env("API_MAX_BODY_BYTES"))
     max_upload_bytes: int = Field(2 * 1024**3, gt=0, validation_alias=env("API_MAX_UPLOAD_BYTES"))
     max_page_size: int = Field(200, ge=1, validation_alias=env("API_MAX_PAGE_SIZE"))
+    public_docs: bool = Field(False, validation_alias=env("API_PUBLIC_DOCS"))
 
     _secrets = field_validator("tokens", "admin_tokens", mode="before")(_parse_secrets)
 

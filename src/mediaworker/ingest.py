@@ -16,8 +16,11 @@ from arq.connections import ArqRedis
 
 from mediaworker import client, keys
 from mediaworker.db import media as media_db
+from mediaworker.db.jobs import LedgerJob
 from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError
+from mediaworker.payloads import ProcessUploadPayload
+from mediaworker.queue import ledger
 from mediaworker.storage.base import Storage
 
 _KINDS = {
@@ -63,3 +66,41 @@ async def ingest_file(
     # and poster frame for audio and video, at their priorities.
     job_id = (await client.enqueue_process_upload(redis, media_id)).job_id
     return Ingested(media, job_id)
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    media: media_db.Media
+    job: LedgerJob
+
+
+async def store_upload(
+    db: Pool,
+    storage: Storage,
+    redis: ArqRedis,
+    path: Path,
+    *,
+    media_id: str,
+    filename: str,
+    category: str | None = None,
+) -> StoredUpload:
+    """An upload received by the HTTP API: stored, its row written, `process_upload` submitted
+    through the ledger (so a Redis flush before it runs loses nothing)."""
+    kind, content_type = guess_kind(Path(filename))
+    key = keys.original_key(media_id, extension(Path(filename)))
+    stored = await storage.put_file(key, path, content_type=content_type)
+    media = await media_db.insert(
+        db,
+        media_db.NewMedia(
+            media_id, kind, key, filename[:255], content_type, stored.size_bytes, category
+        ),
+    )
+    submitted = await ledger.submit(
+        db,
+        redis,
+        function="process_upload",
+        job_id=keys.upload_job_id(media_id),
+        payload=ProcessUploadPayload(media_id=media_id).model_dump(mode="json"),
+        priority=5,
+    )
+    return StoredUpload(media, submitted.job)

@@ -1,0 +1,110 @@
+"""The ledger from the queue's side: producers write a job's row before its Redis entry, and
+the job wrapper's events keep the row current (through the worker's batched Tracker).
+
+`submit()` is the one way a producer (the HTTP API, the CLI, the client helpers) enqueues:
+one idempotent insert, then the Redis entry. The same job id again returns the existing job
+and enqueues nothing, unless `force` and that job has ended. If Redis does not answer, the
+row stays queued and the reconciler (queue/reconcile.py) enqueues it later: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from arq.connections import ArqRedis
+
+from mediaworker import keys
+from mediaworker.db import jobs as jobs_db
+from mediaworker.db.jobs import FINAL, JobEvent, JobStatus, LedgerJob
+from mediaworker.db.pool import Pool
+from mediaworker.priorities import enqueue_at_priority
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: LedgerJob
+    created: bool  # False: the job id was known, the existing job is returned as it is
+
+
+async def submit(
+    db: Pool,
+    redis: ArqRedis,
+    *,
+    function: str,
+    job_id: str,
+    payload: dict[str, Any],
+    priority: int,
+    defer_s: float | None = None,
+    webhook_url: str | None = None,
+    force: bool = False,
+) -> Submitted:
+    job, created = await jobs_db.insert(
+        db,
+        job_id=job_id,
+        function=function,
+        payload=payload,
+        priority=priority,
+        webhook_url=webhook_url,
+        defer_s=defer_s,
+    )
+    if not created:
+        rerun = await jobs_db.requeue(db, job_id, only_from=FINAL) if force else None
+        if rerun is None:
+            return Submitted(job, created=False)
+        job = rerun
+    await to_redis(redis, job, defer_s=defer_s)
+    return Submitted(job, created=True)
+
+
+async def to_redis(redis: ArqRedis, job: LedgerJob, *, defer_s: float | None = None) -> bool:
+    """Put the ledger job in the queue with its payload and priority; a kept result of an
+    earlier run (which the ledger has set aside) does not block it. False: already queued
+    or running in Redis."""
+    expires_s = redis.expires_extra_ms / 1000
+
+    async def add() -> bool:
+        return await enqueue_at_priority(
+            redis,
+            job.function,
+            job.job_id,
+            job.payload,
+            priority=job.priority,
+            expires_s=expires_s,
+            defer_s=defer_s,
+        )
+
+    if await add():
+        return True
+    found = await redis.exists(keys.ARQ_JOB_PREFIX + job.job_id, keys.in_progress_key(job.job_id))
+    if found:
+        return False
+    await redis.delete(keys.result_key(job.job_id))
+    return await add()
+
+
+def event(
+    *,
+    job_id: str,
+    function: str,
+    payload: dict[str, Any],
+    priority: int,
+    status: JobStatus,
+    attempts: int,
+    result: Any = None,
+    error: dict[str, str] | None = None,
+) -> JobEvent:
+    """What the wrapper saw, stamped now, for the Tracker to write with the next batch."""
+    return JobEvent(
+        job_id=job_id,
+        function=function,
+        payload=payload,
+        priority=priority,
+        status=status,
+        attempts=attempts,
+        at=dt.datetime.now(dt.UTC),
+        result=result,
+        error_code=None if error is None else error["code"],
+        error_message=None if error is None else error["message"],
+    )
