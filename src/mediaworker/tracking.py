@@ -4,7 +4,8 @@ Every attempt is a `job_runs` row and every running job's arq in-progress key is
 but no job waits for either: the wrapper hands a `RunRecord` to the `Tracker`, and one loop per
 worker writes what accumulated, about `COALESCE_S` after it changed:
 
-- all new and finished attempts in one Postgres upsert (keyed by `run_key`);
+- all new and finished attempts in one Postgres upsert (keyed by `run_key`), and beside it
+  the newest state of each job in the ledger (`jobs`, db/jobs.py) in one more;
 - in one Redis pipeline, the in-progress keys of every job running here (set to
   IN_PROGRESS_TTL_S, so a job of a worker killed with `kill -9` is taken by another worker
   within that time) and the stats counters.
@@ -28,7 +29,9 @@ from loguru import logger
 
 from mediaworker import keys
 from mediaworker.db import job_runs
+from mediaworker.db import jobs as jobs_db
 from mediaworker.db.job_runs import RunStatus
+from mediaworker.db.jobs import JobEvent
 from mediaworker.db.pool import Pool
 from mediaworker.errors import MappedError, map_error
 
@@ -60,6 +63,7 @@ class Tracker:
         self.db = db
         self.redis = redis
         self._pending: dict[uuid.UUID, RunRecord] = {}
+        self._events: dict[str, JobEvent] = {}  # the newest per job id
         self._running: set[str] = set()
         self._counts: Counter[tuple[str, str]] = Counter()
         self._wake = asyncio.Event()
@@ -87,6 +91,10 @@ class Tracker:
         self._pending[run.run_key] = run
         self._wake.set()
 
+    def ledger(self, event: JobEvent) -> None:
+        self._events[event.job_id] = event
+        self._wake.set()
+
     def count(self, stats_key: str, function: str) -> None:
         self._counts[(stats_key, function)] += 1
 
@@ -94,16 +102,20 @@ class Tracker:
         """Write what accumulated now; what fails to be written is kept for the next round."""
         async with self._lock:
             runs, self._pending = self._pending, {}
+            events, self._events = self._events, {}
             counts, self._counts = self._counts, Counter()
             results = await asyncio.gather(
                 job_runs.upsert(self.db, [_row(r) for r in runs.values()]),
                 self._redis_round(counts),
+                jobs_db.record(self.db, list(events.values())),
                 return_exceptions=True,
             )
         if isinstance(results[0], BaseException):
             self._pending = {**runs, **self._pending}
         if isinstance(results[1], BaseException):
             self._counts.update(counts)
+        if isinstance(results[2], BaseException):
+            self._events = {**events, **self._events}
         for problem in results:
             if isinstance(problem, BaseException):
                 logger.warning(f"job tracking not written yet: {map_error(problem).message}")

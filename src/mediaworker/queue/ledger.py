@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arq.connections import ArqRedis
 
@@ -19,7 +19,11 @@ from mediaworker import keys
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db.jobs import FINAL, JobEvent, JobStatus, LedgerJob
 from mediaworker.db.pool import Pool
-from mediaworker.priorities import enqueue_at_priority
+from mediaworker.errors import MappedError
+from mediaworker.priorities import DEFAULT_PRIORITY, enqueue_at_priority, priority_of
+
+if TYPE_CHECKING:
+    from mediaworker.tracking import RunRecord, Tracker
 
 
 @dataclass(frozen=True)
@@ -84,27 +88,30 @@ async def to_redis(redis: ArqRedis, job: LedgerJob, *, defer_s: float | None = N
     return await add()
 
 
-def event(
-    *,
-    job_id: str,
-    function: str,
-    payload: dict[str, Any],
-    priority: int,
+def report(
+    tracker: Tracker,
+    run: RunRecord,
+    score: float | None,
     status: JobStatus,
-    attempts: int,
+    *,
     result: Any = None,
-    error: dict[str, str] | None = None,
-) -> JobEvent:
-    """What the wrapper saw, stamped now, for the Tracker to write with the next batch."""
-    return JobEvent(
-        job_id=job_id,
-        function=function,
-        payload=payload,
-        priority=priority,
-        status=status,
-        attempts=attempts,
-        at=dt.datetime.now(dt.UTC),
-        result=result,
-        error_code=None if error is None else error["code"],
-        error_message=None if error is None else error["message"],
+    error: MappedError | None = None,
+    tried: bool = True,
+) -> None:
+    """What the wrapper saw happen to a job, stamped now, for the tracker's next batch.
+    `tried=False`: the attempt did not count (our rate limiter deferred it)."""
+    priority = priority_of(score)
+    tracker.ledger(
+        JobEvent(
+            job_id=run.job_id,
+            function=run.function,
+            payload=run.arguments,
+            priority=DEFAULT_PRIORITY if priority is None else priority,
+            status=status,
+            attempts=run.attempt if tried else run.attempt - 1,
+            at=dt.datetime.now(dt.UTC),
+            result=result,
+            error_code=None if error is None else error.code.value,
+            error_message=None if error is None else error.message,
+        )
     )
