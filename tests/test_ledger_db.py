@@ -23,6 +23,7 @@ def event(job_id: str, status: JobStatus, *, at: dt.datetime, attempts: int = 1)
         status=status,
         attempts=attempts,
         at=at,
+        started_at=at if status is JobStatus.RUNNING else None,
     )
 
 

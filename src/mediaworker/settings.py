@@ -92,6 +92,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "job_completion_wait": queue.drain_timeout_s,
         "max_tries": ARQ_MAX_TRIES,
         "retry_jobs": True,
+        "allow_abort_jobs": True,  # `cancel` of a running job (queue/admin.py)
     }
 
 

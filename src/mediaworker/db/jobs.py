@@ -72,6 +72,7 @@ class JobEvent:
     status: JobStatus
     attempts: int
     at: dt.datetime
+    started_at: dt.datetime | None = None  # of the attempt it belongs to
     result: Any = None
     error_code: str | None = None
     error_message: str | None = None
@@ -168,7 +169,7 @@ async def record(db: Pool, events: Sequence[JobEvent]) -> None:
                 (
                     *(e.job_id, e.function, e.payload, e.priority, e.status.value, e.attempts),
                     *(e.result, e.error_code, e.error_message, e.at),
-                    e.at if e.status is JobStatus.RUNNING else None,
+                    e.started_at,
                     e.at if e.status.value in final else None,
                 )
                 for e in newest.values()

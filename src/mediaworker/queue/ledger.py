@@ -110,6 +110,7 @@ def report(
             status=status,
             attempts=run.attempt if tried else run.attempt - 1,
             at=dt.datetime.now(dt.UTC),
+            started_at=run.started_at,
             result=result,
             error_code=None if error is None else error.code.value,
             error_message=None if error is None else error.message,
