@@ -1,0 +1,108 @@
+"""POST /v1/jobs/{function}: one route per job the registry lets out (`external`), so the
+OpenAPI schema shows each job's payload exactly.
+
+The body is the payload's fields plus the options `job_id`, `priority`, `defer_s` and
+`webhook_url` (no payload uses those names). 202 with the job when it is enqueued now; 200
+with the existing job when its id is known (never a second run); 422 with the field errors
+for an invalid payload; 404 for a function the registry does not let out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Response, status
+from pydantic import AnyHttpUrl, BaseModel, Field, create_model
+
+from mediaworker.errors import NotFoundError
+from mediaworker.payloads import Payload
+from mediaworker.queue import ledger
+from mediaworker.queue.priorities import MAX_PRIORITY
+from mediaworker.registry import JobDeclaration
+from mediaworker.web.auth import Producer
+from mediaworker.web.schemas import JOB_ID_PATTERN, JobView
+from mediaworker.web.services import Services, ServicesDep
+
+MAX_DEFER_S = 30 * 86400
+OPTIONS: dict[str, Any] = {
+    "job_id": (
+        str | None,
+        Field(None, pattern=JOB_ID_PATTERN, description="Default: the job's own id rule"),
+    ),
+    "priority": (
+        int | None,
+        Field(None, ge=0, le=MAX_PRIORITY, description="Lower runs first; default: the job's"),
+    ),
+    "defer_s": (float | None, Field(None, ge=0, le=MAX_DEFER_S, description="Run after this")),
+    "webhook_url": (
+        AnyHttpUrl | None,
+        Field(None, description="POSTed a signed event when the job ends"),
+    ),
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": JobView, "description": "A job with this id exists: it is returned as it is"},
+    404: {"description": "No such function (or not one that may be enqueued from outside)"},
+    422: {"description": "The payload does not fit the job's model: the field errors"},
+}
+
+
+def request_model(job: JobDeclaration) -> type[Payload]:
+    """The job's payload model with the enqueue options beside its fields."""
+    model: type[Payload] = create_model(  # type: ignore[call-overload]
+        f"{job.payload.__name__}Request", __base__=job.payload, **OPTIONS
+    )
+    return model
+
+
+async def submit(services: Services, job: JobDeclaration, body: BaseModel) -> ledger.Submitted:
+    options = {name: getattr(body, name) for name in OPTIONS}
+    work = job.validate(body.model_dump(exclude=set(OPTIONS)))
+    return await ledger.submit(
+        services.db,
+        services.redis,
+        function=job.name,
+        job_id=options["job_id"] or job.job_id_for(work),
+        payload=work.model_dump(mode="json"),
+        priority=job.priority if options["priority"] is None else options["priority"],
+        defer_s=options["defer_s"],
+        webhook_url=None if options["webhook_url"] is None else str(options["webhook_url"]),
+    )
+
+
+def endpoint(job: JobDeclaration) -> Callable[..., Awaitable[JobView]]:
+    model = request_model(job)
+
+    async def enqueue_job(
+        services: ServicesDep, response: Response, body: Annotated[model, Body()]  # type: ignore[valid-type]
+    ) -> JobView:
+        submitted = await submit(services, job, body)
+        if not submitted.created:
+            response.status_code = status.HTTP_200_OK
+        return JobView.of(submitted.job)
+
+    enqueue_job.__name__ = f"enqueue_{job.name}"
+    return enqueue_job
+
+
+async def unknown_function(function: str) -> None:
+    raise NotFoundError(f"no job named {function[:60]!r}")
+
+
+def router_for(jobs: Iterable[JobDeclaration]) -> APIRouter:
+    router = APIRouter(prefix="/v1/jobs", tags=["enqueue"], dependencies=[Producer])
+    for job in jobs:
+        if job.external:
+            router.add_api_route(
+                f"/{job.name}",
+                endpoint(job),
+                methods=["POST"],
+                status_code=status.HTTP_202_ACCEPTED,
+                responses=RESPONSES,
+                summary=f"Enqueue {job.name}",
+                description=(job.payload.__doc__ or "").strip() or None,
+            )
+    router.add_api_route(
+        "/{function}", unknown_function, methods=["POST"], include_in_schema=False
+    )
+    return router
