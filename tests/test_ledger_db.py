@@ -54,6 +54,7 @@ async def test_the_same_job_id_is_one_row_with_its_first_payload(db: Pool) -> No
     assert created and not created_again
     assert again.payload == {"a": 1} and again.priority == 3
     assert again.webhook_url == "https://x.test/h" and again.status == "queued"
+    assert again.run_at is None
     assert await db.fetchval("SELECT count(*) FROM jobs") == 1
 
 

@@ -96,7 +96,8 @@ async def insert(
     row = await db.fetchrow(
         """WITH new AS (
                INSERT INTO jobs (job_id, function, payload, priority, status, webhook_url, run_at)
-               VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+               VALUES ($1, $2, $3, $4, $5, $6,
+                       CASE WHEN $7 > 0 THEN now() + make_interval(secs => $7) END)
                ON CONFLICT (job_id) DO NOTHING
                RETURNING *, true AS created)
            SELECT * FROM new

@@ -49,7 +49,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def request_model(job: JobDeclaration) -> type[Payload]:
     """The job's payload model with the enqueue options beside its fields."""
-    model: type[Payload] = create_model(  # type: ignore[call-overload]
+    model: type[Payload] = create_model(
         f"{job.payload.__name__}Request", __base__=job.payload, **OPTIONS
     )
     return model
