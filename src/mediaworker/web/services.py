@@ -43,7 +43,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         yield Services(settings, db, redis, storage)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
