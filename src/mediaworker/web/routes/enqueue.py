@@ -74,7 +74,9 @@ def endpoint(job: JobDeclaration) -> Callable[..., Awaitable[JobView]]:
     model = request_model(job)
 
     async def enqueue_job(
-        services: ServicesDep, response: Response, body: Annotated[model, Body()]  # type: ignore[valid-type]
+        services: ServicesDep,
+        response: Response,
+        body: Annotated[model, Body()],  # type: ignore[valid-type]
     ) -> JobView:
         submitted = await submit(services, job, body)
         if not submitted.created:
@@ -102,7 +104,5 @@ def router_for(jobs: Iterable[JobDeclaration]) -> APIRouter:
                 summary=f"Enqueue {job.name}",
                 description=(job.payload.__doc__ or "").strip() or None,
             )
-    router.add_api_route(
-        "/{function}", unknown_function, methods=["POST"], include_in_schema=False
-    )
+    router.add_api_route("/{function}", unknown_function, methods=["POST"], include_in_schema=False)
     return router
