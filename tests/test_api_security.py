@@ -163,3 +163,8 @@ async def test_readyz_says_which_dependency_is_down(
     assert answer.status_code == 503
     assert answer.json() == {"status": "unavailable", "redis": "up", "postgres": "down"}
     assert "password" not in answer.text
+
+
+def test_tokens_never_show_in_a_repr(settings: Settings) -> None:
+    shown = repr(api_settings(settings)) + str(api_settings(settings).api.model_dump())
+    assert PRODUCER_TOKEN not in shown and ADMIN_TOKEN not in shown
