@@ -11,7 +11,7 @@
               short side on the lightness, then the same sharpen
   transcribe  ours: LocalTranscriber on a 16 kHz WAV (utterances by VAD, one decode each)
               bare: one pocketsphinx Decoder over the whole WAV
-  limiter     ours: the sliding-log Lua script (ratelimit.py), grants and refusals per second
+  limiter     ours: the sliding-log Lua script (queue/ratelimit.py), grants and refusals per second
               ref:  a fixed window (INCR + EXPIRE in one pipeline), per second
               (Redis at REDIS_URL, default redis://127.0.0.1:6379/15; skipped when unreachable)
 
@@ -163,7 +163,7 @@ def bench_transcribe(repeats: int) -> None:
 async def bench_limiter(seconds: float = 2.0) -> None:
     from redis.asyncio import Redis
 
-    from mediaworker.ratelimit import RateLimiter
+    from mediaworker.queue.ratelimit import RateLimiter
 
     redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
     try:

@@ -44,11 +44,11 @@ from pathlib import Path
 
 import asyncpg
 
-from mediaworker.client import create_pool
 from mediaworker.config import DatabaseConfig, RedisConfig, Settings
 from mediaworker.db.migrate import migrate
 from mediaworker.db.pool import create_db_pool
 from mediaworker.queue import ledger
+from mediaworker.queue.connection import create_pool
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 DATABASE_URL = os.environ.get(

@@ -44,10 +44,10 @@ from mediaworker.config import Settings, StorageConfig
 from mediaworker.context import Context
 from mediaworker.db.media import Media
 from mediaworker.functions import audio_video as av
-from mediaworker.functions.common import render_thumbnails
 from mediaworker.functions.generate_video_preview import spec as preview_spec
 from mediaworker.functions.generate_video_thumbnail import grab_frame
 from mediaworker.functions.generate_waveform import draw
+from mediaworker.functions.steps import render_thumbnails
 from mediaworker.processing.ffmpeg import preview_argv
 from mediaworker.processing.pool import CpuPool
 from mediaworker.storage.local import LocalStorage

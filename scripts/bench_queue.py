@@ -45,13 +45,13 @@ import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker, func
 
-from mediaworker import keys
 from mediaworker.config import DatabaseConfig, QueueConfig, RedisConfig, Settings, StorageConfig
 from mediaworker.context import Context
 from mediaworker.db.migrate import migrate
-from mediaworker.jobs import tracked
 from mediaworker.payloads import Payload, Result
-from mediaworker.serializer import deserialize, serialize
+from mediaworker.queue import keys
+from mediaworker.queue.serializer import deserialize, serialize
+from mediaworker.queue.wrapper import tracked
 from mediaworker.settings import worker_options
 
 ARQ_DEFAULT_POLL_S = 0.5

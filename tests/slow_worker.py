@@ -13,8 +13,8 @@ from arq.worker import Function
 from mediaworker.config import Settings
 from mediaworker.context import Context
 from mediaworker.errors import NetworkError
-from mediaworker.jobs import tracked
 from mediaworker.payloads import Payload, Result
+from mediaworker.queue.wrapper import tracked
 from mediaworker.settings import worker_options
 
 

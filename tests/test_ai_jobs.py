@@ -17,13 +17,16 @@ from arq.connections import ArqRedis
 
 from ai_stand_ins import KEYS, TRANSCRIPT, AiStandIn, ai_settings
 from conftest import TESTDATA, run_burst
-from mediaworker import client, keys
+from mediaworker import client, registry
 from mediaworker.config import Settings
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs, transcriptions, tts_jobs
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.payloads import ClaimTtsPayload
+from mediaworker.queue import keys
+from mediaworker.queue.enqueue import enqueue_job
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 from test_providers_local import photo, probe_seconds
 
@@ -45,7 +48,7 @@ async def api() -> AsyncIterator[AiStandIn]:
 async def upload(db: Pool, storage: Storage, path: Path, kind: str = "IMAGE") -> media_db.Media:
     """An upload's row and original, as a producer writes them (no job enqueued)."""
     media_id = uuid.uuid4().hex
-    key = keys.original_key(media_id, path.suffix)
+    key = layout.original_key(media_id, path.suffix)
     stored = await storage.put_file(key, path, content_type="application/octet-stream")
     new = media_db.NewMedia(
         media_id, media_db.MediaKind(kind), key, path.name, None, stored.size_bytes
@@ -302,7 +305,7 @@ async def test_the_same_phrase_is_synthesized_once(
     job = await client.enqueue_speech(redis, "Welcome  to   the show.")
     await run_burst(configured)
     row = await tts_jobs.add(ai_db, "Welcome to the show. ")
-    await client.enqueue(redis, "claim_tts_jobs", "claim-1", ClaimTtsPayload())
+    await enqueue_job(redis, "claim_tts_jobs", "claim-1", ClaimTtsPayload())
     await run_burst(configured)
 
     first = await result_of(job)
@@ -339,7 +342,7 @@ async def test_tts_rows_are_claimed_and_get_their_url_or_their_error(
     refused = await tts_jobs.add(ai_db, "Second announcement.")
     bad = await tts_jobs.add(ai_db, "Third.", audio_format="xyz")
     api.fail("audio.speech", "401")
-    claim = await client.enqueue(redis, "claim_tts_jobs", "claim-2", ClaimTtsPayload())
+    claim = await enqueue_job(redis, "claim_tts_jobs", "claim-2", ClaimTtsPayload())
 
     await run_burst(ai_settings(settings, api))
 
@@ -347,7 +350,10 @@ async def test_tts_rows_are_claimed_and_get_their_url_or_their_error(
     rows = [await tts_jobs.get(ai_db, r.id) for r in (good, refused, bad)]
     outcomes = sorted((r.status, r.error_code) for r in rows if r is not None)
     assert outcomes == [("DONE", None), ("ERROR", "BAD_INPUT"), ("ERROR", "NOT_CONFIGURED")]
-    assert all(r is not None and r.job_id == keys.tts_row_job_id(r.id) for r in rows[:2])
+    assert all(
+        r is not None and r.job_id == registry.SYNTHESIZE_SPEECH.job_id_for({"tts_job_id": r.id})
+        for r in rows[:2]
+    )
     again = await tts_jobs.claim(ai_db, limit=10, stale_after_s=60)
     assert again == [], "finished rows are never claimed again"
 
@@ -406,7 +412,7 @@ async def test_no_api_key_reaches_a_log_line_a_row_or_a_result(
     await client.enqueue_generate_image(redis, "a key leak test")
     await client.enqueue_speech(redis, "Say nothing secret.")
     await tts_jobs.add(ai_db, "A row too.")
-    await client.enqueue(redis, "claim_tts_jobs", "claim-3", ClaimTtsPayload())
+    await enqueue_job(redis, "claim_tts_jobs", "claim-3", ClaimTtsPayload())
 
     configured = ai_settings(settings, api).model_copy(update={"log_level": "DEBUG"})
     await run_burst(configured)

@@ -18,7 +18,7 @@ from arq.connections import ArqRedis
 
 from conftest import manifest, run_burst
 from media_fixtures import clip, ffmpeg_descendants, silence, tone
-from mediaworker import client, keys
+from mediaworker import client, registry
 from mediaworker.config import Settings
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs
@@ -26,6 +26,8 @@ from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.ingest import ingest_file
 from mediaworker.payloads import Derivative
+from mediaworker.queue import keys
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
 WAVEFORM = {"WAVEFORM_JSON", "WAVEFORM_DAT", "WAVEFORM_SVG", "WAVEFORM_PNG"}
@@ -97,8 +99,8 @@ async def test_an_audio_upload_gets_a_waveform_in_four_formats_and_is_ready(
         "image/svg+xml",
     )
     for derivative in made.values():
-        ext = keys.DERIVATIVE_FORMATS[keys.DerivativeType(derivative.type)][1]
-        assert derivative.storage_key == keys.derivative_key(media.id, derivative.type, ext)
+        ext = layout.DERIVATIVE_FORMATS[layout.DerivativeType(derivative.type)][1]
+        assert derivative.storage_key == layout.derivative_key(media.id, derivative.type, ext)
         assert len(await storage.get(derivative.storage_key)) == derivative.size_bytes
 
 
@@ -151,10 +153,14 @@ async def test_a_video_without_audio_asked_for_a_waveform_is_bad_input(
     await client.enqueue_waveform(redis, media.id)
     await run_burst(settings)
 
-    state = await client.job_status(redis, keys.waveform_job_id(media.id))
+    state = await client.job_status(
+        redis, registry.GENERATE_WAVEFORM.job_id_for({"media_id": media.id})
+    )
     assert state.error is not None and state.error["code"] == "BAD_INPUT"
     assert "no audio track" in state.error["message"]
-    runs = await job_runs.list_for_job(db, keys.waveform_job_id(media.id))
+    runs = await job_runs.list_for_job(
+        db, registry.GENERATE_WAVEFORM.job_id_for({"media_id": media.id})
+    )
     assert [r["status"] for r in runs] == ["FAILED"]
 
 
@@ -235,7 +241,9 @@ async def test_the_poster_frame_is_at_two_seconds_in_three_sizes(
 
     await run_burst(settings)
 
-    state = await client.job_status(redis, keys.video_thumbnail_job_id(media.id))
+    state = await client.job_status(
+        redis, registry.GENERATE_VIDEO_THUMBNAIL.job_id_for({"media_id": media.id})
+    )
     assert state.success and state.result["at_s"] == 2.0
     made = await outputs(db, media.id)
     sizes = {t: (made[t].width, made[t].height) for t in POSTER}
@@ -253,7 +261,9 @@ async def test_a_video_shorter_than_two_seconds_gives_its_middle_frame(
 
     await run_burst(settings)
 
-    state = await client.job_status(redis, keys.video_thumbnail_job_id(media.id))
+    state = await client.job_status(
+        redis, registry.GENERATE_VIDEO_THUMBNAIL.job_id_for({"media_id": media.id})
+    )
     assert state.success and abs(state.result["at_s"] - 0.6) < 0.05
 
 
@@ -267,7 +277,9 @@ async def test_when_no_frame_is_found_at_the_time_the_first_frame_is_used(
 
     await run_burst(settings)
 
-    state = await client.job_status(redis, keys.video_thumbnail_job_id(media.id))
+    state = await client.job_status(
+        redis, registry.GENERATE_VIDEO_THUMBNAIL.job_id_for({"media_id": media.id})
+    )
     assert state.success and state.result["at_s"] == 0.0
     assert (await row(db, media.id)).status == "READY"
 
@@ -282,7 +294,9 @@ async def test_reruns_skip_done_work_and_force_redoes_it(
     await run_burst(settings)
     first = await outputs(db, media.id)
     await storage.put(first["PREVIEW"].storage_key, b"marker", content_type="video/mp4")
-    await redis.delete(keys.result_key(keys.preview_job_id(media.id)))
+    await redis.delete(
+        keys.result_key(registry.GENERATE_VIDEO_PREVIEW.job_id_for({"media_id": media.id}))
+    )
 
     again = await client.enqueue_video_preview(redis, media.id)
     await run_burst(settings)
@@ -302,17 +316,22 @@ async def test_reruns_skip_done_work_and_force_redoes_it(
 
 
 @pytest.mark.parametrize(
-    "section, field, enqueue, job_id",
+    "section, field, enqueue, job",
     [
-        ("video", "preview_timeout_s", client.enqueue_video_preview, keys.preview_job_id),
-        ("audio", "waveform_timeout_s", client.enqueue_waveform, keys.waveform_job_id),
+        (
+            "video",
+            "preview_timeout_s",
+            client.enqueue_video_preview,
+            registry.GENERATE_VIDEO_PREVIEW,
+        ),
+        ("audio", "waveform_timeout_s", client.enqueue_waveform, registry.GENERATE_WAVEFORM),
     ],
 )
 async def test_a_job_that_times_out_leaves_no_ffmpeg_behind(
     section: str,
     field: str,
     enqueue: Any,
-    job_id: Any,
+    job: registry.JobDeclaration,
     db: Pool,
     redis: ArqRedis,
     storage: Storage,
@@ -344,7 +363,7 @@ async def test_a_job_that_times_out_leaves_no_ffmpeg_behind(
 
     assert len(set(seen)) == 2, "ffmpeg ran on each of the two attempts"
     assert ffmpeg_descendants() == [], "and was killed and reaped each time"
-    runs = await job_runs.list_for_job(db, job_id(media.id))
+    runs = await job_runs.list_for_job(db, job.job_id_for({"media_id": media.id}))
     assert [(r["status"], r["error_code"]) for r in runs] == [
         ("RETRYING", "TIMEOUT"),
         ("FAILED", "TIMEOUT"),

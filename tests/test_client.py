@@ -5,10 +5,12 @@ from __future__ import annotations
 from arq.connections import ArqRedis
 
 from conftest import run_burst
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.config import Settings
 from mediaworker.db.pool import Pool
 from mediaworker.payloads import ThumbnailsPayload
+from mediaworker.queue import inspect, keys
+from mediaworker.queue.enqueue import enqueue_job
 
 
 async def test_the_same_work_enqueued_twice_is_one_job(redis: ArqRedis) -> None:
@@ -28,11 +30,11 @@ async def test_stats_count_queued_deferred_and_finished_jobs(
         "generate_thumbnails", _job_id="thumbnails-m3", _defer_by=3600, media_id="m3"
     )
 
-    before = await client.queue_stats(redis)
+    before = await inspect.queue_stats(redis)
     state = await client.job_status(redis, "thumbnails-m1")
     await redis.zrem(keys.QUEUE_NAME, "thumbnails-m3")  # a burst worker waits for deferred jobs
     await run_burst(settings)
-    after = await client.queue_stats(redis)
+    after = await inspect.queue_stats(redis)
 
     assert (before.queued, before.deferred, before.in_progress) == (2, 1, 0)
     assert (state.status, state.function, state.tries) == ("queued", "generate_thumbnails", 0)
@@ -50,7 +52,7 @@ async def test_status_of_an_unknown_job_is_not_found(redis: ArqRedis) -> None:
 async def test_a_failed_job_reports_its_code_and_message(
     db: Pool, redis: ArqRedis, settings: Settings
 ) -> None:
-    await client.enqueue(redis, "generate_thumbnails", "t-1", ThumbnailsPayload(media_id="gone"))
+    await enqueue_job(redis, "generate_thumbnails", "t-1", ThumbnailsPayload(media_id="gone"))
     await run_burst(settings)
 
     state = await client.job_status(redis, "t-1")

@@ -11,13 +11,15 @@ import pyvips
 from arq.connections import ArqRedis
 
 from conftest import make_settings, manifest, run_burst
-from mediaworker import client, keys
+from mediaworker import client, registry
 from mediaworker.config import Settings
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.ingest import ingest_file
+from mediaworker.queue import keys
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
 
@@ -53,7 +55,7 @@ async def test_three_sizes_are_stored_and_the_row_is_ready(
     assert (found["MEDIUM"].width, found["MEDIUM"].height) == (800, 533)
     assert (found["LARGE"].width, found["LARGE"].height) == (1620, 1080)
     for derivative in found.values():
-        assert derivative.storage_key == keys.derivative_key(media.id, derivative.type, "jpg")
+        assert derivative.storage_key == layout.derivative_key(media.id, derivative.type, "jpg")
         stored = await storage.get(derivative.storage_key)
         assert len(stored) == derivative.size_bytes
         image = pyvips.Image.new_from_buffer(stored, "")
@@ -68,7 +70,9 @@ async def test_the_job_result_lists_the_outputs(
 
     await run_burst(settings)
 
-    state = await client.job_status(redis, keys.thumbnails_job_id(media.id))
+    state = await client.job_status(
+        redis, registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media.id})
+    )
     assert (state.status, state.success, state.function) == (
         "complete",
         True,
@@ -116,7 +120,9 @@ async def test_a_second_run_does_nothing_and_force_redoes_the_work(
         await storage.put(d.storage_key, b"marker", content_type="image/jpeg")
 
     # Once the kept result has expired, a rerun finds the outputs done and does nothing.
-    await redis.delete(keys.result_key(keys.thumbnails_job_id(media.id)))
+    await redis.delete(
+        keys.result_key(registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media.id}))
+    )
     again = await client.enqueue_thumbnails(redis, media.id)
     await run_burst(settings)
 
@@ -132,7 +138,9 @@ async def test_a_second_run_does_nothing_and_force_redoes_the_work(
     assert await storage.get(first["LARGE"].storage_key) != b"marker"
     rows = await db.fetchval("SELECT count(*) FROM media_derivatives WHERE media_id = $1", media.id)
     assert rows == 3
-    runs = await job_runs.list_for_job(db, keys.thumbnails_job_id(media.id))
+    runs = await job_runs.list_for_job(
+        db, registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media.id})
+    )
     assert [r["status"] for r in runs] == ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]
 
 
@@ -144,7 +152,7 @@ async def test_a_rerun_while_the_result_is_kept_returns_the_existing_job(
 
     job = await client.enqueue_thumbnails(redis, media.id)
 
-    assert job.job_id == keys.thumbnails_job_id(media.id)
+    assert job.job_id == registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media.id})
     assert (await job.status()).value == "complete"
     assert await redis.zcard(keys.QUEUE_NAME) == 0
 
@@ -157,10 +165,14 @@ async def test_missing_media_fails_with_not_found_and_is_not_retried(
 
     await run_burst(settings)
 
-    state = await client.job_status(redis, keys.thumbnails_job_id(media_id))
+    state = await client.job_status(
+        redis, registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media_id})
+    )
     assert state.success is False
     assert state.error is not None and state.error["code"] == "NOT_FOUND"
-    runs = await job_runs.list_for_job(db, keys.thumbnails_job_id(media_id))
+    runs = await job_runs.list_for_job(
+        db, registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media_id})
+    )
     assert [(r["status"], r["error_code"]) for r in runs] == [("FAILED", "NOT_FOUND")]
 
 
@@ -223,7 +235,9 @@ async def test_every_broken_file_ends_in_bad_input_and_the_worker_keeps_going(
     row = await media_db.get(db, broken.id)
     assert row is not None and (row.status, row.error_code) == ("ERROR", "BAD_INPUT")
     assert row.error_message and 10 < len(row.error_message) <= 200
-    runs = await job_runs.list_for_job(db, keys.thumbnails_job_id(broken.id))
+    runs = await job_runs.list_for_job(
+        db, registry.GENERATE_THUMBNAILS.job_id_for({"media_id": broken.id})
+    )
     assert [r["status"] for r in runs] == ["FAILED"], "bad input is not retried"
     assert hashlib.sha256(await storage.get(broken.storage_key)).hexdigest() == original
     good_row = await media_db.get(db, good.id)

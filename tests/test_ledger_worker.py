@@ -10,14 +10,13 @@ import pytest
 from arq.connections import ArqRedis
 
 from conftest import make_settings, run_burst, running_worker, wait_until
-from mediaworker import keys
 from mediaworker.config import Settings
 from mediaworker.db import job_runs
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db.jobs import LedgerJob
 from mediaworker.db.pool import Pool
 from mediaworker.errors import NotFoundError
-from mediaworker.queue import admin, ledger
+from mediaworker.queue import admin, keys, ledger
 from mediaworker.queue.reconcile import requeue_lost
 from mediaworker.settings import worker_options
 from slow_worker import extra_functions

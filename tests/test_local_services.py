@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from arq.connections import RedisSettings, create_pool
 
-from mediaworker.local_services import (
+from mediaworker.dev.local_services import (
     LocalServices,
     _system_postgres_bindir,
     pid_alive,

@@ -7,10 +7,11 @@ import time
 from arq.connections import ArqRedis
 
 from conftest import make_settings, run_burst
-from mediaworker import client, keys
 from mediaworker.config import Settings
 from mediaworker.db.pool import Pool
-from mediaworker.priorities import LEVEL, priority_of
+from mediaworker.queue import inspect, keys
+from mediaworker.queue.enqueue import enqueue_job
+from mediaworker.queue.priorities import LEVEL, priority_of
 from mediaworker.settings import worker_options
 from slow_worker import FlakyPayload, NapPayload, extra_functions
 
@@ -38,9 +39,9 @@ async def test_every_urgent_job_starts_before_any_waiting_bulk_job_each_level_fi
     db: Pool, redis: ArqRedis, settings: Settings
 ) -> None:
     for i in range(200):
-        await client.enqueue(redis, "nap", f"bulk-{i:03}", NapPayload(seconds=0), priority=15)
+        await enqueue_job(redis, "nap", f"bulk-{i:03}", NapPayload(seconds=0), priority=15)
     for i in range(10):
-        await client.enqueue(redis, "nap", f"urgent-{i:02}", NapPayload(seconds=0), priority=5)
+        await enqueue_job(redis, "nap", f"urgent-{i:02}", NapPayload(seconds=0), priority=5)
 
     await run_with_test_jobs(settings, max_jobs=1)
 
@@ -53,9 +54,9 @@ async def test_a_retried_job_keeps_its_priority(
 ) -> None:
     settings = make_settings(tmp_path, QUEUE_BACKOFF_DELAY=300)  # type: ignore[arg-type]
     await redis.delete("test:flaky:f1")
-    await client.enqueue(redis, "flaky", "flaky-1", FlakyPayload(key="f1"), priority=1)
+    await enqueue_job(redis, "flaky", "flaky-1", FlakyPayload(key="f1"), priority=1)
     for i in range(60):
-        await client.enqueue(redis, "nap", f"bulk-{i:02}", NapPayload(seconds=0.02), priority=50)
+        await enqueue_job(redis, "nap", f"bulk-{i:02}", NapPayload(seconds=0.02), priority=50)
 
     await run_with_test_jobs(settings, max_jobs=1)
 
@@ -69,11 +70,11 @@ async def test_a_retried_job_keeps_its_priority(
 async def test_a_deferred_job_waits_then_runs_at_its_priority(
     db: Pool, redis: ArqRedis, settings: Settings
 ) -> None:
-    await client.enqueue(redis, "nap", "later", NapPayload(seconds=0), priority=0, defer_s=0.6)
-    stats = await client.queue_stats(redis)
+    await enqueue_job(redis, "nap", "later", NapPayload(seconds=0), priority=0, defer_s=0.6)
+    stats = await inspect.queue_stats(redis)
     assert (stats.queued, stats.deferred) == (0, 1)
     for i in range(60):
-        await client.enqueue(redis, "nap", f"bulk-{i:02}", NapPayload(seconds=0.02), priority=50)
+        await enqueue_job(redis, "nap", f"bulk-{i:02}", NapPayload(seconds=0.02), priority=50)
 
     started = time.monotonic()
     await run_with_test_jobs(settings, max_jobs=1)
@@ -88,7 +89,7 @@ async def test_a_job_enqueued_by_plain_arq_gets_the_default_priority(
     db: Pool, redis: ArqRedis, settings: Settings
 ) -> None:
     for i in range(30):
-        await client.enqueue(redis, "nap", f"bulk-{i:02}", NapPayload(seconds=0.03), priority=50)
+        await enqueue_job(redis, "nap", f"bulk-{i:02}", NapPayload(seconds=0.03), priority=50)
     await redis.enqueue_job("nap", _job_id="plain", seconds=0)
 
     await run_with_test_jobs(settings, max_jobs=1)

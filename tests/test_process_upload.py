@@ -14,7 +14,7 @@ from arq.connections import ArqRedis
 
 from conftest import run_burst
 from media_fixtures import clip, concat_list, hls_playlist, mp3_with_cover, tone
-from mediaworker import client, keys
+from mediaworker import client, registry
 from mediaworker.config import Settings
 from mediaworker.context import Context, get_context, shutdown, startup
 from mediaworker.db import derivatives as derivatives_db
@@ -34,7 +34,8 @@ from mediaworker.payloads import (
     VideoThumbnailPayload,
     WaveformPayload,
 )
-from mediaworker.priorities import priority_of
+from mediaworker.queue import keys
+from mediaworker.queue.priorities import priority_of
 from mediaworker.storage.base import Storage
 from test_audio_video_jobs import POSTER, WAVEFORM, with_settings
 from test_generate_thumbnails import photo
@@ -78,7 +79,7 @@ async def test_ingest_enqueues_process_upload_only(
 ) -> None:
     ingested = await ingest_file(db, storage, redis, clip(tmp_path / "v.mp4", 1.0))
 
-    assert ingested.job_id == keys.upload_job_id(ingested.media.id)
+    assert ingested.job_id == registry.PROCESS_UPLOAD.job_id_for({"media_id": ingested.media.id})
     assert await queued_priorities(redis) == {ingested.job_id: 5}
 
 
@@ -97,9 +98,9 @@ async def test_a_video_fans_out_preview_and_poster_at_10_and_waveform_at_15(
         ("generate_waveform", 15),
     ]
     assert await queued_priorities(redis) == {
-        keys.preview_job_id(media.id): 10,
-        keys.video_thumbnail_job_id(media.id): 10,
-        keys.waveform_job_id(media.id): 15,
+        registry.GENERATE_VIDEO_PREVIEW.job_id_for({"media_id": media.id}): 10,
+        registry.GENERATE_VIDEO_THUMBNAIL.job_id_for({"media_id": media.id}): 10,
+        registry.GENERATE_WAVEFORM.job_id_for({"media_id": media.id}): 15,
     }
     found = await row(db, media.id)
     assert (found.kind, found.status, found.container) == (
@@ -130,7 +131,9 @@ async def test_audio_with_cover_art_is_audio_and_gets_a_waveform_at_15(
         result = await process_upload(ctx, ProcessUploadPayload(media_id=media.id))
 
     assert result.kind == "AUDIO"
-    assert await queued_priorities(redis) == {keys.waveform_job_id(media.id): 15}
+    assert await queued_priorities(redis) == {
+        registry.GENERATE_WAVEFORM.job_id_for({"media_id": media.id}): 15
+    }
     found = await row(db, media.id)
     assert (found.kind, found.has_video, found.video_codec) == ("AUDIO", False, None)
     assert sorted(found.expected_derivatives or []) == sorted(WAVEFORM)
@@ -147,8 +150,8 @@ async def test_an_audio_upload_is_also_transcribed_at_5_when_upload_transcribe_i
         result = await process_upload(ctx, ProcessUploadPayload(media_id=media.id))
 
     assert await queued_priorities(redis) == {
-        keys.waveform_job_id(media.id): 15,
-        keys.transcribe_job_id(media.id): 5,
+        registry.GENERATE_WAVEFORM.job_id_for({"media_id": media.id}): 15,
+        registry.TRANSCRIBE_AUDIO.job_id_for({"media_id": media.id}): 5,
     }
     assert "transcribe_audio" in {job.function for job in result.enqueued}
     found = await row(db, media.id)
@@ -166,7 +169,9 @@ async def test_an_image_goes_to_thumbnails_at_5_without_a_probe(
         result = await process_upload(ctx, ProcessUploadPayload(media_id=media.id))
 
     assert (result.kind, result.expected_derivatives) == ("IMAGE", None)
-    assert await queued_priorities(redis) == {keys.thumbnails_job_id(media.id): 5}
+    assert await queued_priorities(redis) == {
+        registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media.id}): 5
+    }
     assert (await row(db, media.id)).probe is None
 
 
@@ -189,9 +194,9 @@ async def test_images_of_the_auto_enhance_categories_also_get_an_enhanced_copy(
     async with worker_context(settings, redis) as ctx:
         await process_upload(ctx, ProcessUploadPayload(media_id=media.id))
 
-    expected = {keys.thumbnails_job_id(media.id): 5}
+    expected = {registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media.id}): 5}
     if enhanced:
-        expected[keys.enhance_job_id(media.id)] = 10
+        expected[registry.ENHANCE_IMAGE.job_id_for({"media_id": media.id})] = 10
     assert await queued_priorities(redis) == expected
     assert (await row(db, media.id)).category == category
 
@@ -213,7 +218,9 @@ async def test_a_video_is_ready_with_its_derivatives_through_the_worker(
     expected = POSTER | {"PREVIEW"} | (WAVEFORM if audio else set())
     assert await derivative_types(db, media.id) == expected
     assert set(found.expected_derivatives or []) == expected
-    state = await client.job_status(redis, keys.upload_job_id(media.id))
+    state = await client.job_status(
+        redis, registry.PROCESS_UPLOAD.job_id_for({"media_id": media.id})
+    )
     assert state.success and state.result["kind"] == "VIDEO"
 
 
@@ -275,7 +282,9 @@ async def test_one_job_failing_for_good_makes_the_row_error_and_it_stays_so(
     found = await row(db, media.id)
     assert (found.status, found.error_code) == ("ERROR", "TIMEOUT")
     assert {"PREVIEW", "THUMBNAIL"} <= await derivative_types(db, media.id), "others finished"
-    runs = await job_runs.list_for_job(db, keys.waveform_job_id(media.id))
+    runs = await job_runs.list_for_job(
+        db, registry.GENERATE_WAVEFORM.job_id_for({"media_id": media.id})
+    )
     assert [r["status"] for r in runs] == ["FAILED"]
 
     # Forcing the upload again is the way back: probed again, every job redone, READY.
@@ -307,7 +316,9 @@ async def test_an_hls_playlist_named_mp4_is_bad_input_and_reads_nothing(
             "not an audio or video file this worker can read: hls is not an accepted format"
         )
         assert await derivative_types(db, media.id) == set(), "no preview of the other file"
-        runs = await job_runs.list_for_job(db, keys.upload_job_id(media.id))
+        runs = await job_runs.list_for_job(
+            db, registry.PROCESS_UPLOAD.job_id_for({"media_id": media.id})
+        )
         assert [r["status"] for r in runs] == ["FAILED"], "not retried"
     assert (await row(db, good.id)).status == "READY", "the worker kept going"
 
@@ -376,12 +387,14 @@ async def test_a_rerun_of_a_finished_upload_redoes_nothing(
     before = {d.type: d.size_bytes for d in await derivatives_db.list_for(db, media.id)}
     await storage.delete(media.storage_key)  # a rerun that downloaded it would fail
 
-    await redis.delete(keys.result_key(keys.upload_job_id(media.id)))
+    await redis.delete(keys.result_key(registry.PROCESS_UPLOAD.job_id_for({"media_id": media.id})))
     await client.enqueue_process_upload(redis, media.id)
     await run_burst(settings)
 
     assert (await row(db, media.id)).status == "READY"
-    state = await client.job_status(redis, keys.waveform_job_id(media.id))
+    state = await client.job_status(
+        redis, registry.GENERATE_WAVEFORM.job_id_for({"media_id": media.id})
+    )
     assert state.success and state.result["skipped"] is True
     after = {d.type: d.size_bytes for d in await derivatives_db.list_for(db, media.id)}
     assert after == before

@@ -17,7 +17,7 @@ from mediaworker.config import RateLimit
 from mediaworker.db import job_runs
 from mediaworker.db.pool import Pool
 from mediaworker.errors import ErrorCode, ThrottledError, map_error
-from mediaworker.ratelimit import RateLimiter
+from mediaworker.queue.ratelimit import RateLimiter
 
 
 async def test_grants_max_in_a_window_then_says_how_long_to_wait(redis: ArqRedis) -> None:

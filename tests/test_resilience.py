@@ -22,10 +22,12 @@ import redis as sync_redis
 from arq.connections import ArqRedis
 
 from conftest import DATABASE_URL, REDIS_URL, make_settings, wait_until
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.config import RedisConfig
 from mediaworker.db import job_runs
 from mediaworker.db.pool import Pool
+from mediaworker.queue import keys
+from mediaworker.queue.enqueue import enqueue_job
 
 pytestmark = pytest.mark.slow
 TESTS = Path(__file__).parent
@@ -34,7 +36,8 @@ TESTS = Path(__file__).parent
 def start_worker(tmp_path: Path, redis_url: str = REDIS_URL, **env: str) -> subprocess.Popen[bytes]:
     environment = {
         **os.environ,
-        "PYTHONPATH": str(TESTS),
+        # tests/ first, then the caller's path: the worker runs the mediaworker under test
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
         "REDIS_URL": redis_url,
         "DATABASE_URL": DATABASE_URL,
         "WORKER_STORAGE_PATH": str(tmp_path / "storage"),
@@ -52,7 +55,7 @@ def start_worker(tmp_path: Path, redis_url: str = REDIS_URL, **env: str) -> subp
 async def enqueue_nap(pool: ArqRedis, job_id: str, seconds: float) -> None:
     from slow_worker import NapPayload
 
-    await client.enqueue(pool, "nap", job_id, NapPayload(seconds=seconds))
+    await enqueue_job(pool, "nap", job_id, NapPayload(seconds=seconds))
 
 
 async def runs(db: Pool, job_id: str) -> list[tuple[int, str]]:

@@ -10,13 +10,14 @@ import pytest
 from arq.connections import ArqRedis
 
 from conftest import make_settings, run_burst, running_worker, wait_until
-from mediaworker import keys
+from mediaworker import registry
 from mediaworker.config import Settings
 from mediaworker.db import job_runs
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.errors import backoff_s
 from mediaworker.ingest import ingest_file
+from mediaworker.queue import keys
 from mediaworker.storage import open_storage
 from s3_stand_in import make_bucket, s3_config
 from tcp_proxy import TcpProxy
@@ -46,12 +47,15 @@ async def held_upload(
     image = photo(tmp_path / "a.jpg", size, size * 3 // 4)
     media = (await ingest_file(db, storage, redis, image)).media
     await storage.close()
-    await redis.zrem(keys.QUEUE_NAME, keys.upload_job_id(media.id))
+    await redis.zrem(keys.QUEUE_NAME, registry.PROCESS_UPLOAD.job_id_for({"media_id": media.id}))
     return proxy, settings, media
 
 
 async def release(redis: ArqRedis, media_id: str) -> None:
-    await redis.zadd(keys.QUEUE_NAME, {keys.upload_job_id(media_id): int(time.time() * 1000)})
+    await redis.zadd(
+        keys.QUEUE_NAME,
+        {registry.PROCESS_UPLOAD.job_id_for({"media_id": media_id}): int(time.time() * 1000)},
+    )
 
 
 async def test_a_storage_outage_is_retried_after_the_backoff_then_succeeds(
@@ -60,7 +64,7 @@ async def test_a_storage_outage_is_retried_after_the_backoff_then_succeeds(
     proxy, settings, media = await held_upload(
         db, redis, tmp_path, s3_endpoint, 640, QUEUE_BACKOFF_DELAY=2000
     )
-    job_id = keys.thumbnails_job_id(media.id)
+    job_id = registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media.id})
 
     async with running_worker(settings):
         await proxy.down()
@@ -96,7 +100,7 @@ async def test_a_storage_outage_that_outlasts_the_retries_fails_with_storage(
     proxy, settings, media = await held_upload(
         db, redis, tmp_path, s3_endpoint, 64, QUEUE_MAX_RETRIES=2
     )
-    job_id = keys.thumbnails_job_id(media.id)
+    job_id = registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media.id})
 
     async with running_worker(settings):
         await proxy.down()
@@ -133,7 +137,9 @@ async def test_a_timeout_is_retried_unlike_arqs_own_timeout(
 
     await run_burst(settings)
 
-    runs = await job_runs.list_for_job(db, keys.thumbnails_job_id(media.id))
+    runs = await job_runs.list_for_job(
+        db, registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media.id})
+    )
     assert [r["status"] for r in runs] == ["RETRYING"] * max_retries + ["FAILED"]
     assert {r["error_code"] for r in runs} == {"TIMEOUT"}
     row = await media_db.get(db, media.id)

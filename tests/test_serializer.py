@@ -9,12 +9,13 @@ import pytest
 from arq.connections import ArqRedis, create_pool
 
 from conftest import run_burst
-from mediaworker import client, keys
-from mediaworker.client import redis_settings
+from mediaworker import client
 from mediaworker.config import Settings
 from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError
-from mediaworker.serializer import deserialize, serialize
+from mediaworker.queue import keys
+from mediaworker.queue.connection import redis_settings
+from mediaworker.queue.serializer import deserialize, serialize
 
 
 def test_round_trip_of_a_job_and_of_a_failed_result() -> None:

@@ -9,8 +9,8 @@ import sys
 import pytest
 from arq.worker import Worker
 
-from mediaworker.client import redis_settings
 from mediaworker.config import Settings
+from mediaworker.queue.connection import redis_settings
 
 
 def our_variables() -> set[str]:

@@ -26,8 +26,8 @@ from mediaworker.errors import (
     StorageError,
     map_error,
 )
-from mediaworker.keys import derivative_key, original_key
 from mediaworker.storage import LocalStorage, S3Storage, Storage, check_key, open_storage
+from mediaworker.storage.layout import derivative_key, original_key
 from mediaworker.storage.local import TEMP_PREFIX
 from mediaworker.storage.s3 import part_size_bytes, s3_object_url
 from s3_stand_in import s3_config

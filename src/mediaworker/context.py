@@ -22,12 +22,13 @@ from mediaworker.db.migrate import migrate
 from mediaworker.db.pool import Pool, create_db_pool
 from mediaworker.errors import map_error
 from mediaworker.logging import configure_logging
-from mediaworker.priorities import PROMOTE_EVERY_S, promote_due
 from mediaworker.processing.pool import CpuPool
 from mediaworker.providers import Providers, build_providers
+from mediaworker.queue import workers
+from mediaworker.queue.priorities import PROMOTE_EVERY_S, promote_due
+from mediaworker.queue.tracking import Tracker
 from mediaworker.storage import open_storage
 from mediaworker.storage.base import Storage
-from mediaworker.tracking import Tracker
 
 CTX_KEY = "mw"
 
@@ -73,6 +74,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         raise
     metrics.serve(settings.queue.metrics_port)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
+    heartbeat = asyncio.create_task(workers.beat_forever(ctx["redis"], worker_name))
+    stack.callback(heartbeat.cancel)  # the key lapses within HEARTBEAT_TTL_S
     ctx[CTX_KEY] = Context(
         settings,
         db,
@@ -95,7 +98,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 async def _promote_forever(redis: ArqRedis) -> None:
-    """Deferred jobs whose time has come go back to their priority (see priorities.py)."""
+    """Deferred jobs whose time has come go back to their priority (see queue/priorities.py)."""
     while True:
         try:
             await promote_due(redis)

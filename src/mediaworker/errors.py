@@ -103,7 +103,7 @@ class StorageError(TransientError):
 
 
 class ThrottledError(TransientError):
-    """Our own rate limiter (ratelimit.py) has no slot free before `retry_after_s`.
+    """Our own rate limiter (queue/ratelimit.py) has no slot free before `retry_after_s`.
 
     Not a failure: the job wrapper defers the job until a slot frees, and the deferral does
     not count as an attempt (the job_runs row is DEFERRED, which `start()` does not count).

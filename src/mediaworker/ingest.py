@@ -1,7 +1,7 @@
 """Producer-side upload: store the original, write the media row, enqueue its jobs.
 
-Used by `mediaworker ingest` and the demo; an application that stores uploads itself writes
-the row and calls `client.enqueue_*` the same way.
+Used by `mediaworker ingest`, the demo and `POST /v1/media`; an application that stores
+uploads itself writes the row and calls `client.enqueue_*` (or `submit_job`) the same way.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from pathlib import Path
 
 from arq.connections import ArqRedis
 
-from mediaworker import client, keys
+from mediaworker import registry
 from mediaworker.db import media as media_db
 from mediaworker.db.jobs import LedgerJob
 from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError
 from mediaworker.payloads import ProcessUploadPayload
-from mediaworker.queue import ledger
+from mediaworker.queue.submit import submit_job
+from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
 _KINDS = {
@@ -52,20 +53,10 @@ async def ingest_file(
 ) -> Ingested:
     if not await asyncio.to_thread(path.is_file):
         raise BadInputError(f"{path.name}: not a file")
-    media_id = uuid.uuid4().hex
-    kind, content_type = guess_kind(path)
-    key = keys.original_key(media_id, extension(path))
-    stored = await storage.put_file(key, path, content_type=content_type)
-    media = await media_db.insert(
-        db,
-        media_db.NewMedia(
-            media_id, kind, key, path.name[:255], content_type, stored.size_bytes, category
-        ),
+    stored = await store_upload(
+        db, storage, redis, path, media_id=uuid.uuid4().hex, filename=path.name, category=category
     )
-    # process_upload decides what the file needs: thumbnails for an image; waveform, preview
-    # and poster frame for audio and video, at their priorities.
-    job_id = (await client.enqueue_process_upload(redis, media_id)).job_id
-    return Ingested(media, job_id)
+    return Ingested(stored.media, stored.job.job_id)
 
 
 @dataclass(frozen=True)
@@ -84,10 +75,12 @@ async def store_upload(
     filename: str,
     category: str | None = None,
 ) -> StoredUpload:
-    """An upload received by the HTTP API: stored, its row written, `process_upload` submitted
-    through the ledger (so a Redis flush before it runs loses nothing)."""
+    """Store the file at `path` as the original of a new media row named `filename`, write
+    the row, and submit its `process_upload` through the ledger (so a Redis flush before it
+    runs loses nothing). It decides what the file needs: thumbnails for an image; waveform,
+    preview and poster frame for audio and video, at their priorities."""
     kind, content_type = guess_kind(Path(filename))
-    key = keys.original_key(media_id, extension(Path(filename)))
+    key = layout.original_key(media_id, extension(Path(filename)))
     stored = await storage.put_file(key, path, content_type=content_type)
     media = await media_db.insert(
         db,
@@ -95,12 +88,6 @@ async def store_upload(
             media_id, kind, key, filename[:255], content_type, stored.size_bytes, category
         ),
     )
-    submitted = await ledger.submit(
-        db,
-        redis,
-        function="process_upload",
-        job_id=keys.upload_job_id(media_id),
-        payload=ProcessUploadPayload(media_id=media_id).model_dump(mode="json"),
-        priority=5,
-    )
+    work = ProcessUploadPayload(media_id=media_id)
+    submitted = await submit_job(db, redis, registry.PROCESS_UPLOAD.name, work)
     return StoredUpload(media, submitted.job)

@@ -22,15 +22,15 @@ from typing import Any, Protocol, TypeVar
 
 from loguru import logger
 
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import ai_metrics
 from mediaworker.errors import map_error
-from mediaworker.jobs import current_run
 from mediaworker.pricing import cost_usd
 from mediaworker.providers.base import Capability, Provider, Usage, start_counting_requests
 from mediaworker.providers.http_errors import RefusedError
-from mediaworker.ratelimit import RateLimiter
+from mediaworker.queue import keys
+from mediaworker.queue.ratelimit import RateLimiter
+from mediaworker.queue.wrapper import current_run
 
 P = TypeVar("P", bound=Provider)
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-from mediaworker import keys
+# Metric names, each with its labels.
+METRIC_JOBS = "mediaworker_jobs_total"  # labels: function, outcome
+METRIC_JOB_SECONDS = "mediaworker_job_duration_seconds"  # labels: function
+METRIC_JOBS_RUNNING = "mediaworker_jobs_running"  # labels: function
 
-JOBS = Counter(keys.METRIC_JOBS, "Job attempts by outcome", ["function", "outcome"])
+JOBS = Counter(METRIC_JOBS, "Job attempts by outcome", ["function", "outcome"])
 JOB_SECONDS = Histogram(
-    keys.METRIC_JOB_SECONDS,
+    METRIC_JOB_SECONDS,
     "Job attempt duration",
     ["function"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
-JOBS_RUNNING = Gauge(keys.METRIC_JOBS_RUNNING, "Jobs running in this worker", ["function"])
+JOBS_RUNNING = Gauge(METRIC_JOBS_RUNNING, "Jobs running in this worker", ["function"])
 
 _served_on: int | None = None
 

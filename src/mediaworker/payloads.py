@@ -2,7 +2,7 @@
 
 Payloads carry ids and options, never file contents. Unknown fields are refused, so a typo in
 a producer fails at once with BAD_INPUT instead of being ignored. This module imports only
-pydantic, so producers can use it without the worker's dependencies.
+pydantic and ids.py, so producers can use it without the worker's dependencies.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+from mediaworker.ids import ID_PATTERN, normalise_text, request_hash
+
 MediaId = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
@@ -53,6 +54,20 @@ class ReconcilePayload(Payload):
 
 class ReconcileResult(Result):
     requeued: list[str]
+
+
+class ReconcileJobsResult(Result):
+    requeued: list[str] = Field(description="ledger jobs Redis had lost, enqueued again")
+
+
+class PruneHistoryResult(Result):
+    """Rows removed by retention (queue/retention.py)."""
+
+    succeeded: int
+    failed: int
+    cancelled: int
+    job_runs: int
+    ai_metrics: int
 
 
 # --- AI jobs -------------------------------------------------------------------------------
@@ -136,6 +151,11 @@ class SpeechPayload(Payload):
     format: SpeechFormat = "mp3"
     language: Language | None = None
     tts_job_id: int | None = Field(None, description="the tts_jobs row to write the outcome to")
+
+    @property
+    def phrase_hash(self) -> str:
+        """Voice, format, language and the normalised text, hashed: names the phrase's job."""
+        return request_hash(self.voice, self.format, self.language, normalise_text(self.text))[:40]
 
 
 class SpeechResult(Result):

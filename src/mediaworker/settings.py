@@ -1,7 +1,8 @@
 """WorkerSettings: the wiring that `arq mediaworker.WorkerSettings` reads, and nothing else.
 
-Every job and cron job is listed here with its policy. arq ignores keys it does not know; a
-test checks that every attribute below is a parameter of `arq.Worker`.
+Every job is registered here from its declaration in registry.py (timeout, failure hook), and
+every cron job with its schedule. arq ignores keys it does not know; a test checks that every
+attribute below is a parameter of `arq.Worker`.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from arq import cron
+from arq.cron import CronJob
+from arq.worker import Function
 
-from mediaworker import keys
-from mediaworker.client import redis_settings
+from mediaworker import registry
 from mediaworker.config import Settings
 from mediaworker.context import shutdown, startup
 from mediaworker.functions.claim_tts_jobs import claim_tts_jobs
-from mediaworker.functions.common import mark_media_failed
 from mediaworker.functions.enhance_image import enhance_image
 from mediaworker.functions.generate_image import generate_image
 from mediaworker.functions.generate_thumbnails import generate_thumbnails
@@ -23,59 +24,97 @@ from mediaworker.functions.generate_video_preview import generate_video_preview
 from mediaworker.functions.generate_video_thumbnail import generate_video_thumbnail
 from mediaworker.functions.generate_waveform import generate_waveform
 from mediaworker.functions.process_upload import process_upload
+from mediaworker.functions.prune_history import prune_history
+from mediaworker.functions.reconcile_jobs import reconcile_jobs
 from mediaworker.functions.reconcile_media import reconcile_media
-from mediaworker.functions.synthesize_speech import mark_tts_job_failed, synthesize_speech
+from mediaworker.functions.synthesize_speech import synthesize_speech
 from mediaworker.functions.transcribe_audio import transcribe_audio
 from mediaworker.functions.upscale_image import upscale_image
-from mediaworker.jobs import ARQ_MAX_TRIES, tracked
-from mediaworker.serializer import deserialize, serialize
+from mediaworker.queue import keys
+from mediaworker.queue.connection import redis_settings
+from mediaworker.queue.serializer import deserialize, serialize
+from mediaworker.queue.wrapper import ARQ_MAX_TRIES, JobFunction, tracked
+
+# What each declared job runs; a test checks every declared job has its function here.
+JOB_FUNCTIONS: dict[registry.JobDeclaration, JobFunction] = {
+    registry.PROCESS_UPLOAD: process_upload,
+    registry.GENERATE_THUMBNAILS: generate_thumbnails,
+    registry.GENERATE_WAVEFORM: generate_waveform,
+    registry.GENERATE_VIDEO_PREVIEW: generate_video_preview,
+    registry.GENERATE_VIDEO_THUMBNAIL: generate_video_thumbnail,
+    registry.GENERATE_IMAGE: generate_image,
+    registry.ENHANCE_IMAGE: enhance_image,
+    registry.UPSCALE_IMAGE: upscale_image,
+    registry.TRANSCRIBE_AUDIO: transcribe_audio,
+    registry.SYNTHESIZE_SPEECH: synthesize_speech,
+    registry.RECONCILE_MEDIA: reconcile_media,
+    registry.RECONCILE_JOBS: reconcile_jobs,
+    registry.PRUNE_HISTORY: prune_history,
+    registry.CLAIM_TTS_JOBS: claim_tts_jobs,
+}
+
+
+def registered(job: registry.JobDeclaration, settings: Settings) -> Function:
+    """`job`'s function behind the wrapper, with the job's timeout and failure hook."""
+    fn = JOB_FUNCTIONS[job]
+    if fn.__name__ != job.name:
+        raise RuntimeError(f"{job.name} is declared to run {fn.__name__}")
+    return tracked(fn, timeout_s=job.timeout_s(settings), on_failure=job.on_failure)
+
+
+def cron_jobs(settings: Settings) -> list[CronJob]:
+    """The schedules: arq runs each once per tick across all workers (`unique`)."""
+    reconcile = registered(registry.RECONCILE_MEDIA, settings)
+    claim_tts = registered(registry.CLAIM_TTS_JOBS, settings)
+    reconcile_ledger = registered(registry.RECONCILE_JOBS, settings)
+    prune = registered(registry.PRUNE_HISTORY, settings)
+    return [
+        cron(
+            reconcile.coroutine,
+            name=reconcile.name,
+            second=7,
+            unique=True,
+            timeout=90,
+            max_tries=ARQ_MAX_TRIES,
+            keep_result=300,
+        ),
+        cron(
+            claim_tts.coroutine,
+            name=claim_tts.name,
+            second=set(range(3, 60, 10)),
+            unique=True,
+            timeout=90,
+            max_tries=ARQ_MAX_TRIES,
+            keep_result=60,
+        ),
+        cron(
+            reconcile_ledger.coroutine,
+            name=reconcile_ledger.name,
+            second=37,
+            unique=True,
+            timeout=90,
+            max_tries=ARQ_MAX_TRIES,
+            keep_result=300,
+        ),
+        cron(
+            prune.coroutine,
+            name=prune.name,
+            minute=17,
+            second=23,
+            unique=True,
+            timeout=900,
+            max_tries=ARQ_MAX_TRIES,
+            keep_result=3600,
+        ),
+    ]
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `arq.Worker`, from one `Settings`."""
     queue = settings.queue
-    reconcile = tracked(reconcile_media, timeout_s=60)
-    media, audio, video, failed = settings.media, settings.audio, settings.video, mark_media_failed
-    ai_s, claim_tts = settings.providers.job_timeout_s, tracked(claim_tts_jobs, timeout_s=60)
     return {
-        "functions": [
-            tracked(
-                generate_thumbnails,
-                timeout_s=settings.image.timeout_s,
-                on_failure=mark_media_failed,
-            ),
-            tracked(process_upload, timeout_s=media.upload_timeout_s, on_failure=failed),
-            tracked(generate_waveform, timeout_s=audio.waveform_timeout_s, on_failure=failed),
-            tracked(generate_video_preview, timeout_s=video.preview_timeout_s, on_failure=failed),
-            tracked(
-                generate_video_thumbnail, timeout_s=video.thumbnail_timeout_s, on_failure=failed
-            ),
-            tracked(generate_image, timeout_s=ai_s),
-            tracked(enhance_image, timeout_s=ai_s),
-            tracked(upscale_image, timeout_s=ai_s),
-            tracked(transcribe_audio, timeout_s=ai_s),
-            tracked(synthesize_speech, timeout_s=ai_s, on_failure=mark_tts_job_failed),
-        ],
-        "cron_jobs": [
-            cron(
-                reconcile.coroutine,
-                name="reconcile_media",
-                second=7,
-                unique=True,
-                timeout=90,
-                max_tries=ARQ_MAX_TRIES,
-                keep_result=300,
-            ),
-            cron(
-                claim_tts.coroutine,
-                name="claim_tts_jobs",
-                second=set(range(3, 60, 10)),
-                unique=True,
-                timeout=90,
-                max_tries=ARQ_MAX_TRIES,
-                keep_result=60,
-            ),
-        ],
+        "functions": [registered(job, settings) for job in registry.JOBS.values() if not job.cron],
+        "cron_jobs": cron_jobs(settings),
         "redis_settings": redis_settings(settings.redis),
         "queue_name": keys.QUEUE_NAME,
         "health_check_key": keys.HEALTH_CHECK_KEY,
@@ -96,9 +135,28 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+_OPTIONS = worker_options(Settings())
+
+
 class WorkerSettings:
     """Read by `arq mediaworker.WorkerSettings` and `arq --check mediaworker.WorkerSettings`."""
 
-
-for _name, _value in worker_options(Settings()).items():
-    setattr(WorkerSettings, _name, _value)
+    functions = _OPTIONS["functions"]
+    cron_jobs = _OPTIONS["cron_jobs"]
+    redis_settings = _OPTIONS["redis_settings"]
+    queue_name = _OPTIONS["queue_name"]
+    health_check_key = _OPTIONS["health_check_key"]
+    health_check_interval = _OPTIONS["health_check_interval"]
+    on_startup = _OPTIONS["on_startup"]
+    on_shutdown = _OPTIONS["on_shutdown"]
+    ctx = _OPTIONS["ctx"]
+    job_serializer = _OPTIONS["job_serializer"]
+    job_deserializer = _OPTIONS["job_deserializer"]
+    max_jobs = _OPTIONS["max_jobs"]
+    job_timeout = _OPTIONS["job_timeout"]
+    keep_result = _OPTIONS["keep_result"]
+    poll_delay = _OPTIONS["poll_delay"]
+    job_completion_wait = _OPTIONS["job_completion_wait"]
+    max_tries = _OPTIONS["max_tries"]
+    retry_jobs = _OPTIONS["retry_jobs"]
+    allow_abort_jobs = _OPTIONS["allow_abort_jobs"]

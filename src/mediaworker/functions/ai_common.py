@@ -9,11 +9,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mediaworker import client, keys
+from mediaworker import client
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.errors import BadInputError
-from mediaworker.functions.common import load_media
+from mediaworker.functions.steps import load_media
+from mediaworker.ids import request_hash
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload
 from mediaworker.processing import retouch
@@ -28,6 +29,7 @@ from mediaworker.providers.base import (
     Transcript,
     Usage,
 )
+from mediaworker.queue import keys
 from mediaworker.subprocesses import run_tool
 
 IMAGE_KINDS = (media_db.MediaKind.IMAGE, media_db.MediaKind.UNKNOWN)
@@ -72,7 +74,7 @@ class PromptCache:
     def __init__(self, ctx: Context, generator: ImageGenerator, payload: GenerateImagePayload):
         self._ctx = ctx
         self._ttl_s = ctx.settings.providers.prompt_cache_ttl_s
-        digest = keys.request_hash(
+        digest = request_hash(
             generator.provider, generator.model, payload.prompt, payload.size, payload.quality
         )
         self._key = keys.prompt_cache_key(digest)
@@ -107,7 +109,7 @@ async def transcribe_file(
     deferral does not pay for a chunk twice."""
     chunks = await split_audio(ctx, transcriber, source, probe)
     spans = [(c.start_s, c.end_s) for c in chunks]
-    digest = keys.request_hash(
+    digest = request_hash(
         transcriber.provider, transcriber.model, probe.size_bytes, spans, language
     )
     parts_key = keys.transcript_parts_key(digest)

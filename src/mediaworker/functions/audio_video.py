@@ -15,13 +15,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.db import media_facts
 from mediaworker.errors import BadInputError
-from mediaworker.functions.common import scratch_dir
+from mediaworker.functions.steps import scratch_dir
 from mediaworker.payloads import Derivative
 from mediaworker.processing.ffmpeg import (
     MediaLimits,
@@ -32,9 +31,10 @@ from mediaworker.processing.ffmpeg import (
     probe_failure,
     require_media,
 )
+from mediaworker.storage import layout
 from mediaworker.subprocesses import run_tool
 
-DT = keys.DerivativeType
+DT = layout.DerivativeType
 WAVEFORM_TYPES = [
     DT.WAVEFORM_JSON.value,
     DT.WAVEFORM_DAT.value,
@@ -48,7 +48,7 @@ PREVIEW_TYPES = [DT.PREVIEW.value]
 class Output:
     """One file a job made, to store as a derivative: bytes, or a local file (streamed)."""
 
-    type: keys.DerivativeType
+    type: layout.DerivativeType
     data: bytes | None = None
     path: Path | None = None
     width: int | None = None
@@ -104,8 +104,8 @@ async def store_outputs(ctx: Context, media_id: str, outputs: list[Output]) -> l
     """Store each output under its derivative key and upsert its media_derivatives row."""
     stored = []
     for output in outputs:
-        content_type, ext = keys.DERIVATIVE_FORMATS[output.type]
-        key = keys.derivative_key(media_id, output.type, ext)
+        content_type, ext = layout.DERIVATIVE_FORMATS[output.type]
+        key = layout.derivative_key(media_id, output.type, ext)
         if output.path is not None:
             obj = await ctx.storage.put_file(key, output.path, content_type=content_type)
         else:

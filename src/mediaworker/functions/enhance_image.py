@@ -6,23 +6,24 @@ Side effects: one ai_metrics row; the copy at media/{id}/{id}-enhanced.jpg; a me
 PENDING until its thumbnails (enqueued here) make it READY. The original is untouched.
 Which upload categories are enhanced automatically (AUTO_ENHANCE_CATEGORIES, the original
 deployment's DISP and DECD) is for the upload fan-out to read: `auto_enhance()`.
-Idempotency: job id `enhance-{media_id}`; a rerun that finds the copy returns it, unless force.
+Idempotency: the job id names the row (registry.py); a rerun that finds the copy returns it,
+unless force.
 Retries: as every provider call (RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE);
 BAD_INPUT (unreadable image, refused) and NOT_FOUND fail at once.
 """
 
 from __future__ import annotations
 
-from mediaworker import keys
 from mediaworker.config import Settings
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.functions.ai_common import image_limits, load_image, store_made_image
-from mediaworker.functions.common import scratch_dir
+from mediaworker.functions.steps import scratch_dir
 from mediaworker.metering import metered
 from mediaworker.payloads import EnhanceImagePayload, EnhanceImageResult
 from mediaworker.processing import retouch
 from mediaworker.providers.base import Capability, ImageEnhancer
+from mediaworker.storage import layout
 
 
 def auto_enhance(settings: Settings, category: str | None) -> bool:
@@ -33,7 +34,7 @@ def auto_enhance(settings: Settings, category: str | None) -> bool:
 async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceImageResult:
     enhancer = ctx.providers.image_enhancer
     original = await load_image(ctx, payload.media_id)
-    enhanced_id = keys.enhanced_media_id(original.id)
+    enhanced_id = layout.enhanced_media_id(original.id)
     done = await media_db.get(ctx.db, enhanced_id)
     if done is not None and done.status != media_db.MediaStatus.ERROR and not payload.force:
         return _result(ctx, original.id, done, enhancer, skipped=True)
@@ -46,7 +47,7 @@ async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceIm
     origin = media_db.Origin(
         media_db.MediaSource(original.source), original.prompt, True, parent_id=original.id
     )
-    key = keys.enhanced_key(original.id)
+    key = layout.enhanced_key(original.id)
     made = await store_made_image(
         ctx, enhanced_id, key, image.data, origin, original.original_filename
     )

@@ -4,10 +4,10 @@ Payload: GenerateImagePayload(prompt, media_id, size="1024x1024", quality="auto"
 Side effects: one ai_metrics row per provider call; the image at media/{id}/{id}-original.jpg;
 a media row (kind IMAGE, source GENERATED, the prompt kept), PENDING until `generate_thumbnails`
 (enqueued here) makes it READY; the prompt cache entry.
-Idempotency: job id `generate-image-{media_id}`; a rerun that finds the row returns it. The
-prompt cache (provider, model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0 turns it off)
-returns an image made for the same request without calling the provider and without a new row:
-the result then names the cached media. `force` skips both.
+Idempotency: the job id names the image to make (registry.py); a rerun that finds the row
+returns it. The prompt cache (provider, model, prompt and options; PROMPT_CACHE_TTL_SECONDS, 0
+turns it off) returns an image made for the same request without calling the provider and
+without a new row: the result then names the cached media. `force` skips both.
 Retries: RATE_LIMIT (after Retry-After), PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (a
 refused prompt) and NOT_CONFIGURED fail at once. The shared rate limiter defers the job
 without using up an attempt.
@@ -15,13 +15,13 @@ without using up an attempt.
 
 from __future__ import annotations
 
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.functions.ai_common import PromptCache, store_made_image
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload, GenerateImageResult
 from mediaworker.providers.base import Capability, ImageGenerator
+from mediaworker.storage import layout
 
 
 async def generate_image(ctx: Context, payload: GenerateImagePayload) -> GenerateImageResult:
@@ -41,7 +41,7 @@ async def generate_image(ctx: Context, payload: GenerateImagePayload) -> Generat
         lambda g: g.generate(payload.prompt, size=payload.size, quality=payload.quality),
         meta={"size": payload.size, "quality": payload.quality},
     )
-    key = keys.original_key(payload.media_id, "jpg")
+    key = layout.original_key(payload.media_id, "jpg")
     origin = media_db.Origin(media_db.MediaSource.GENERATED, prompt=payload.prompt)
     media = await store_made_image(ctx, payload.media_id, key, image.data, origin)
     await cache.store(media.id)

@@ -4,8 +4,8 @@ Payload: ThumbnailsPayload(media_id, force=False).
 Side effects: three objects at media/{id}/{id}-{type}.{ext}; three media_derivatives rows
 upserted; the media row READY with its upright width, height and blurhash (ERROR with a code
 when the job fails for good).
-Idempotency: job id `thumbnails-{media_id}`; a run that finds the row READY with all three
-derivatives returns them without work, unless `force`.
+Idempotency: the job id names the row (registry.py); a run that finds the row READY with all
+three derivatives returns them without work, unless `force`.
 Retries: STORAGE, NETWORK, TIMEOUT retried with backoff; BAD_INPUT, NOT_FOUND fail at once.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
-from mediaworker.functions.common import (
+from mediaworker.functions.steps import (
     THUMBNAIL_TYPES,
     already_done,
     load_media,

@@ -6,8 +6,8 @@ or the whole video when shorter, H.264 yuv420p + AAC (no audio track when the so
 none), at most VIDEO_PREVIEW_LINES (480) upright lines, even dimensions, `+faststart`, no
 metadata of the source; a PREVIEW media_derivatives row upserted; the row READY if this was
 the last derivative it expected (ERROR with a code when the job fails for good).
-Idempotency: job id `preview-{media_id}`; a run that finds the PREVIEW derivative returns it
-without work, unless `force`.
+Idempotency: the job id names the row (registry.py); a run that finds the PREVIEW derivative
+returns it without work, unless `force`.
 Retries: STORAGE, NETWORK, TIMEOUT retried with backoff; BAD_INPUT, NOT_FOUND fail at once.
 """
 
@@ -17,7 +17,7 @@ from mediaworker.config import VideoConfig
 from mediaworker.context import Context
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import DT, PREVIEW_TYPES, Output
-from mediaworker.functions.common import already_done, load_media
+from mediaworker.functions.steps import already_done, load_media
 from mediaworker.payloads import VideoPreviewPayload, VideoPreviewResult
 from mediaworker.processing.ffmpeg import PreviewSpec, preview_argv
 from mediaworker.subprocesses import run_tool

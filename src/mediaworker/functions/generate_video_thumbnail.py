@@ -6,7 +6,7 @@ is not longer than that, upright; from it, by the image pipeline of `generate_th
 (not a second one), THUMBNAIL, MEDIUM and LARGE objects and media_derivatives rows; the
 frame's upright size and blurhash on the media row; the row READY if these were the last
 derivatives it expected (ERROR with a code when the job fails for good).
-Idempotency: job id `video-thumbnail-{media_id}`; a run that finds the three derivatives
+Idempotency: the job id names the row (registry.py); a run that finds the three derivatives
 returns them without work, unless `force`.
 Retries: STORAGE, NETWORK, TIMEOUT retried with backoff; BAD_INPUT, NOT_FOUND fail at once.
 """
@@ -20,7 +20,7 @@ from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media_facts
 from mediaworker.errors import BadInputError
 from mediaworker.functions import audio_video as av
-from mediaworker.functions.common import (
+from mediaworker.functions.steps import (
     THUMBNAIL_TYPES,
     already_done,
     load_media,

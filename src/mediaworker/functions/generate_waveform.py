@@ -6,8 +6,8 @@ Side effects: four objects at media/{id}/{id}-waveform_{json,dat,svg,png}.{ext};
 media_derivatives rows upserted; the duration as decoded, the sample rate and the channels on
 the media row; the row READY if these were the last derivatives it expected (ERROR with a code
 when the job fails for good).
-Idempotency: job id `waveform-{media_id}`; a run that finds the four derivatives returns them
-without work, unless `force`.
+Idempotency: the job id names the row (registry.py); a run that finds the four derivatives
+returns them without work, unless `force`.
 Retries: STORAGE, NETWORK, TIMEOUT retried with backoff; BAD_INPUT, NOT_FOUND fail at once.
 """
 
@@ -20,7 +20,7 @@ from mediaworker.db.media import Media
 from mediaworker.errors import BadInputError
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import DT, WAVEFORM_TYPES, Output
-from mediaworker.functions.common import already_done, load_media
+from mediaworker.functions.steps import already_done, load_media
 from mediaworker.payloads import WaveformPayload, WaveformResult
 from mediaworker.processing.ffmpeg import Probe, decode_pcm_argv, pcm_sample_rate
 from mediaworker.processing.waveform import Waveform, WaveformSpec, make_waveform

@@ -14,63 +14,44 @@ Side effects, by what the upload is:
   that ffprobe cannot read at all (libvips reads HEIC, AVIF, TIFF). Everything else (a
   playlist or list file, a corrupt, empty, too long or too short file) is BAD_INPUT.
 The row becomes READY when the last expected derivative is stored (db/media_facts.py).
-Idempotency: job id `upload-{media_id}`; a rerun of a probed upload enqueues its jobs again
-without probing (their ids dedupe, and each skips work already done); `force` probes again
-and forces every job.
+Idempotency: one job per media row (registry.PROCESS_UPLOAD); a rerun of a probed upload
+enqueues its jobs again without probing (their ids dedupe, and each skips work already done);
+`force` probes again and forces every job.
 Retries: STORAGE, NETWORK, TIMEOUT retried with backoff; BAD_INPUT, NOT_FOUND fail at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from mediaworker import client, keys
+from mediaworker import client, registry
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.db import media_facts
 from mediaworker.db.media import Media, MediaKind, MediaStatus
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import PREVIEW_TYPES, WAVEFORM_TYPES
-from mediaworker.functions.common import THUMBNAIL_TYPES, load_media
 from mediaworker.functions.enhance_image import auto_enhance
+from mediaworker.functions.steps import THUMBNAIL_TYPES, load_media
 from mediaworker.payloads import (
     EnqueuedJob,
-    Payload,
     ProcessUploadPayload,
     ProcessUploadResult,
-    ThumbnailsPayload,
-    VideoPreviewPayload,
-    VideoThumbnailPayload,
-    WaveformPayload,
 )
 from mediaworker.processing.ffmpeg import NotMediaError
 
 
 @dataclass(frozen=True)
 class Step:
-    function: str
-    priority: int
+    job: registry.JobDeclaration  # its function, payload, id rule and priority
     produces: tuple[str, ...]  # derivative types; the row is READY once all exist
-    job_id: Callable[[str], str]
-    payload: Callable[..., Payload]  # (media_id=..., force=...)
     needs_audio: bool = False
 
 
-THUMBNAILS = Step(
-    "generate_thumbnails", 5, tuple(THUMBNAIL_TYPES), keys.thumbnails_job_id, ThumbnailsPayload
-)
-PREVIEW = Step(
-    "generate_video_preview", 10, tuple(PREVIEW_TYPES), keys.preview_job_id, VideoPreviewPayload
-)
-POSTER = Step(
-    "generate_video_thumbnail", 10, tuple(THUMBNAIL_TYPES), keys.video_thumbnail_job_id,
-    VideoThumbnailPayload,
-)  # fmt: skip
-WAVEFORM = Step(
-    "generate_waveform", 15, tuple(WAVEFORM_TYPES), keys.waveform_job_id, WaveformPayload,
-    needs_audio=True,
-)  # fmt: skip
+THUMBNAILS = Step(registry.GENERATE_THUMBNAILS, tuple(THUMBNAIL_TYPES))
+PREVIEW = Step(registry.GENERATE_VIDEO_PREVIEW, tuple(PREVIEW_TYPES))
+POSTER = Step(registry.GENERATE_VIDEO_THUMBNAIL, tuple(THUMBNAIL_TYPES))
+WAVEFORM = Step(registry.GENERATE_WAVEFORM, tuple(WAVEFORM_TYPES), needs_audio=True)
 TRANSCRIPTION_PRIORITY = 5
 ENHANCEMENT_PRIORITY = 10
 PLANS: dict[str, tuple[Step, ...]] = {
@@ -98,13 +79,10 @@ async def process_upload(ctx: Context, payload: ProcessUploadPayload) -> Process
         await media_db.mark_processing(ctx.db, media.id)  # a new try of a failed upload
     enqueued = []
     for step in steps:
-        job_id = step.job_id(media.id)
-        work = step.payload(media_id=media.id, force=payload.force)
-        # rerun: a kept result of an earlier run never blocks the job (it skips done work)
-        await client.enqueue(
-            ctx.redis, step.function, job_id, work, priority=step.priority, rerun=True
-        )
-        enqueued.append(EnqueuedJob(function=step.function, job_id=job_id, priority=step.priority))
+        work = {"media_id": media.id, "force": payload.force}
+        # force: a kept result of an earlier run never blocks the job (it skips done work)
+        job = await registry.enqueue(ctx.redis, step.job.name, work, force=True)
+        enqueued.append(_enqueued(step.job, job.job_id, step.job.priority))
     if found.kind == MediaKind.AUDIO and ctx.settings.media.transcribe_uploads:
         enqueued.append(await _enqueue_transcription(ctx, media.id, force=payload.force))
     if found.kind == MediaKind.IMAGE and auto_enhance(ctx.settings, media.category):
@@ -125,9 +103,7 @@ async def _enqueue_transcription(ctx: Context, media_id: str, *, force: bool) ->
     job = await client.enqueue_transcription(
         ctx.redis, media_id, force=force, priority=TRANSCRIPTION_PRIORITY
     )
-    return EnqueuedJob(
-        function="transcribe_audio", job_id=job.job_id, priority=TRANSCRIPTION_PRIORITY
-    )
+    return _enqueued(registry.TRANSCRIBE_AUDIO, job.job_id, TRANSCRIPTION_PRIORITY)
 
 
 async def _enqueue_enhancement(ctx: Context, media_id: str, *, force: bool) -> EnqueuedJob:
@@ -136,7 +112,11 @@ async def _enqueue_enhancement(ctx: Context, media_id: str, *, force: bool) -> E
     job = await client.enqueue_enhance_image(
         ctx.redis, media_id, force=force, priority=ENHANCEMENT_PRIORITY
     )
-    return EnqueuedJob(function="enhance_image", job_id=job.job_id, priority=ENHANCEMENT_PRIORITY)
+    return _enqueued(registry.ENHANCE_IMAGE, job.job_id, ENHANCEMENT_PRIORITY)
+
+
+def _enqueued(job: registry.JobDeclaration, job_id: str, priority: int) -> EnqueuedJob:
+    return EnqueuedJob(function=job.name, job_id=job_id, priority=priority)
 
 
 async def classify(ctx: Context, media: Media, *, force: bool) -> Classified:

@@ -11,25 +11,11 @@ Idempotency: job ids name the work, so a job enqueued here and by a producer is 
 
 from __future__ import annotations
 
-from mediaworker import client
+from mediaworker import registry
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
-from mediaworker.keys import (
-    preview_job_id,
-    thumbnails_job_id,
-    upload_job_id,
-    video_thumbnail_job_id,
-    waveform_job_id,
-)
-from mediaworker.payloads import ProcessUploadPayload, ReconcilePayload, ReconcileResult
-
-MEDIA_JOB_IDS = (
-    upload_job_id,
-    thumbnails_job_id,
-    waveform_job_id,
-    preview_job_id,
-    video_thumbnail_job_id,
-)
+from mediaworker.payloads import ReconcilePayload, ReconcileResult
+from mediaworker.queue.inspect import is_queued_or_running
 
 
 async def reconcile_media(ctx: Context, payload: ReconcilePayload) -> ReconcileResult:
@@ -39,9 +25,8 @@ async def reconcile_media(ctx: Context, payload: ReconcilePayload) -> ReconcileR
         if await _any_job_queued_or_running(ctx, media.id):
             continue
         # process_upload enqueues what the row still needs, whatever its kind
-        work = ProcessUploadPayload(media_id=media.id)
-        job_id = upload_job_id(media.id)
-        await client.enqueue(ctx.redis, "process_upload", job_id, work, priority=5, rerun=True)
+        work = {"media_id": media.id}
+        await registry.enqueue(ctx.redis, registry.PROCESS_UPLOAD.name, work, force=True)
         requeued.append(media.id)
     if requeued:
         await media_db.touch(ctx.db, requeued)
@@ -49,7 +34,7 @@ async def reconcile_media(ctx: Context, payload: ReconcilePayload) -> ReconcileR
 
 
 async def _any_job_queued_or_running(ctx: Context, media_id: str) -> bool:
-    for job_id in MEDIA_JOB_IDS:
-        if await client.is_queued_or_running(ctx.redis, job_id(media_id)):
+    for job in registry.MEDIA_JOBS:
+        if await is_queued_or_running(ctx.redis, job.job_id_for({"media_id": media_id})):
             return True
     return False

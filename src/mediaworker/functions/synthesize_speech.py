@@ -5,38 +5,37 @@ Side effects: one ai_metrics row when the provider is called; the audio at
 speech/{aa}/{hash}.{ext}, the hash of provider, model, voice, format, language and the
 normalised text (NFC, whitespace collapsed): the same phrase is synthesized once and reused.
 When the job came from a `tts_jobs` row, the row gets the URL (DONE) or the error (ERROR).
-Idempotency: job id `speech-{hash}` (client.enqueue_speech) or `tts-job-{row id}` (the cron);
-a stored phrase is returned without a provider call.
+Idempotency: the job id names the phrase (client.enqueue_speech) or the tts_jobs row (the
+cron), as registry.py rules; a stored phrase is returned without a provider call.
 Retries: RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (too long, refused)
 and NOT_CONFIGURED fail at once.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import tts_jobs as tts_jobs_db
-from mediaworker.errors import BadInputError, MappedError
+from mediaworker.errors import BadInputError
+from mediaworker.ids import normalise_text, request_hash
 from mediaworker.metering import metered
 from mediaworker.payloads import SpeechPayload, SpeechResult
 from mediaworker.processing.speech import SPEECH_ENCODINGS
 from mediaworker.providers.base import Capability
+from mediaworker.storage import layout
 
 
 async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResult:
     synthesizer = ctx.providers.speech
-    text = keys.normalise_text(payload.text)
+    text = normalise_text(payload.text)
     limit = ctx.settings.providers.speech_max_chars
     if not text or len(text) > limit:
         raise BadInputError(f"text must have 1 to {limit} characters, it has {len(text)}")
     voice = payload.voice or synthesizer.default_voice
     _, _, content_type, ext = SPEECH_ENCODINGS[payload.format]
-    digest = keys.request_hash(
+    digest = request_hash(
         synthesizer.provider, synthesizer.model, voice, payload.format, payload.language, text
     )
-    key = keys.speech_key(digest, ext)
+    key = layout.speech_key(digest, ext)
     cached = await ctx.storage.exists(key)
     size_bytes = None
     if not cached:
@@ -64,9 +63,3 @@ async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResul
         voice=voice,
         cached=cached,
     )
-
-
-async def mark_tts_job_failed(ctx: Context, payload: Any, error: MappedError) -> None:
-    """on_failure hook: a `tts_jobs` row gets the error code and message."""
-    if payload.tts_job_id is not None:
-        await tts_jobs_db.mark_error(ctx.db, payload.tts_job_id, error)

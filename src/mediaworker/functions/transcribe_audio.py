@@ -7,8 +7,8 @@ the provider gives them, with times in the whole recording), provider and model.
 Long audio is sent in 16 kHz mono chunks below the provider's upload limit (OpenAI: 25 MB;
 TRANSCRIPTION_MAX_UPLOAD_BYTES) and at most TRANSCRIPTION_CHUNK_S long; a chunk already
 transcribed is not sent again when the job is retried or deferred.
-Idempotency: job id `transcribe-{media_id}`: one run while the job or its kept result exists;
-every run that completes adds a version (a forced rerun is a new transcription).
+Idempotency: the job id names the row (registry.py): one run while the job or its kept result
+exists; every run that completes adds a version (a forced rerun is a new transcription).
 Retries: RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (no audio, unreadable)
 and NOT_FOUND fail at once.
 """
@@ -21,9 +21,9 @@ from mediaworker.db import transcriptions as transcriptions_db
 from mediaworker.errors import BadInputError
 from mediaworker.functions.ai_common import transcribe_file
 from mediaworker.functions.audio_video import fetched_original, probe_file
-from mediaworker.functions.common import load_media
-from mediaworker.jobs import current_run
+from mediaworker.functions.steps import load_media
 from mediaworker.payloads import TranscribePayload, TranscribeResult
+from mediaworker.queue.wrapper import current_run
 
 AUDIO_KINDS = (media_db.MediaKind.AUDIO, media_db.MediaKind.VIDEO, media_db.MediaKind.UNKNOWN)
 

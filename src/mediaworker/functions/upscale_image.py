@@ -5,24 +5,24 @@ Side effects: one ai_metrics row (provider local, model vips-lanczos3, cost 0); 
 media/{id}/{id}-upscaled.jpg; the media_derivatives row UPSCALED (one per media: a run at
 another scale replaces it). The output may have at most UPSCALE_MAX_PIXELS pixels (checked
 from the header before decoding: BAD_INPUT).
-Idempotency: job id `upscale-{media_id}-{scale}x`; a rerun that finds the derivative at that
-scale returns it, unless force.
+Idempotency: the job id names the row and scale (registry.py); a rerun that finds the
+derivative at that scale returns it, unless force.
 Retries: STORAGE, TIMEOUT retried; BAD_INPUT, NOT_FOUND fail at once.
 """
 
 from __future__ import annotations
 
-from mediaworker import keys
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.functions.ai_common import load_image
-from mediaworker.functions.common import scratch_dir
+from mediaworker.functions.steps import scratch_dir
 from mediaworker.metering import metered
 from mediaworker.payloads import Derivative, UpscalePayload, UpscaleResult
 from mediaworker.providers.base import Capability
+from mediaworker.storage import layout
 
-UPSCALED = keys.DerivativeType.UPSCALED
+UPSCALED = layout.DerivativeType.UPSCALED
 
 
 async def upscale_image(ctx: Context, payload: UpscalePayload) -> UpscaleResult:
@@ -43,7 +43,7 @@ async def upscale_image(ctx: Context, payload: UpscalePayload) -> UpscaleResult:
             lambda u: u.upscale(source, scale=payload.scale, max_pixels=max_pixels),
             meta={"scale": payload.scale},
         )
-    key = keys.derivative_key(media.id, UPSCALED, "jpg")
+    key = layout.derivative_key(media.id, UPSCALED, "jpg")
     stored = await ctx.storage.put(key, image.data, content_type=image.content_type)
     derivative = Derivative(
         type=UPSCALED.value,

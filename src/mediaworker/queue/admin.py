@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss
 
-from mediaworker import keys
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db.jobs import JobStatus, LedgerJob
 from mediaworker.db.pool import Pool
 from mediaworker.errors import NotFoundError
+from mediaworker.queue import keys
 from mediaworker.queue.ledger import to_redis
 
 

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from arq.connections import ArqRedis
 
-from mediaworker import keys
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db.jobs import FINAL, JobEvent, JobStatus, LedgerJob
 from mediaworker.db.pool import Pool
 from mediaworker.errors import MappedError
-from mediaworker.priorities import DEFAULT_PRIORITY, enqueue_at_priority, priority_of
+from mediaworker.queue.enqueue import enqueue_kwargs
+from mediaworker.queue.priorities import DEFAULT_PRIORITY, priority_of
 
 if TYPE_CHECKING:
-    from mediaworker.tracking import RunRecord, Tracker
+    from mediaworker.queue.tracking import RunRecord, Tracker
 
 
 @dataclass(frozen=True)
@@ -66,26 +66,15 @@ async def to_redis(redis: ArqRedis, job: LedgerJob, *, defer_s: float | None = N
     """Put the ledger job in the queue with its payload and priority; a kept result of an
     earlier run (which the ledger has set aside) does not block it. False: already queued
     or running in Redis."""
-    expires_s = redis.expires_extra_ms / 1000
-
-    async def add() -> bool:
-        return await enqueue_at_priority(
-            redis,
-            job.function,
-            job.job_id,
-            job.payload,
-            priority=job.priority,
-            expires_s=expires_s,
-            defer_s=defer_s,
-        )
-
-    if await add():
-        return True
-    found = await redis.exists(keys.ARQ_JOB_PREFIX + job.job_id, keys.in_progress_key(job.job_id))
-    if found:
-        return False
-    await redis.delete(keys.result_key(job.job_id))
-    return await add()
+    return await enqueue_kwargs(
+        redis,
+        job.function,
+        job.job_id,
+        job.payload,
+        priority=job.priority,
+        defer_s=defer_s,
+        rerun=True,
+    )
 
 
 def report(

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from arq.connections import ArqRedis
 
-from mediaworker import keys
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db.jobs import LedgerJob
 from mediaworker.db.pool import Pool
+from mediaworker.queue import keys
 from mediaworker.queue.ledger import to_redis
 
 

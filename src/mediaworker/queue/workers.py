@@ -16,10 +16,7 @@ from arq.connections import ArqRedis
 from loguru import logger
 
 from mediaworker.errors import map_error
-
-WORKER_PREFIX = "mediaworker:worker:"
-HEARTBEAT_EVERY_S = 5.0
-HEARTBEAT_TTL_S = 15.0
+from mediaworker.queue import keys
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,8 @@ async def beat(redis: ArqRedis, name: str, started_at: dt.datetime) -> None:
         "started_at": started_at.isoformat(),
         "last_seen": dt.datetime.now(dt.UTC).isoformat(),
     }
-    await redis.set(WORKER_PREFIX + name, json.dumps(info), px=int(HEARTBEAT_TTL_S * 1000))
+    ttl_ms = int(keys.HEARTBEAT_TTL_S * 1000)
+    await redis.set(keys.WORKER_PREFIX + name, json.dumps(info), px=ttl_ms)
 
 
 async def beat_forever(redis: ArqRedis, name: str) -> None:
@@ -45,15 +43,15 @@ async def beat_forever(redis: ArqRedis, name: str) -> None:
             await beat(redis, name, started_at)
         except Exception as exc:  # Redis away for a moment: the next beat will do
             logger.warning(f"worker heartbeat: {map_error(exc).message}")
-        await asyncio.sleep(HEARTBEAT_EVERY_S)
+        await asyncio.sleep(keys.HEARTBEAT_EVERY_S)
 
 
 async def stopped(redis: ArqRedis, name: str) -> None:
-    await redis.delete(WORKER_PREFIX + name)
+    await redis.delete(keys.WORKER_PREFIX + name)
 
 
 async def alive_workers(redis: ArqRedis) -> list[WorkerInfo]:
-    names = [key async for key in redis.scan_iter(match=WORKER_PREFIX + "*", count=1000)]
+    names = [key async for key in redis.scan_iter(match=keys.WORKER_PREFIX + "*", count=1000)]
     if not names:
         return []
     found: list[Any] = await redis.mget(names)

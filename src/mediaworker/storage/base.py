@@ -1,7 +1,7 @@
 """The storage Protocol every backend implements, and the key rules they all enforce.
 
 A storage key is a relative, slash-separated path made of `[A-Za-z0-9._-]` segments (the
-layout lives in `mediaworker.keys`). Backends call `check_key()` first on every operation, so
+layout lives in storage/layout.py). Backends call `check_key()` first on every operation, so
 a hostile key fails with BAD_INPUT before it reaches a path or a request, whatever the backend.
 
 Errors at the boundary: a missing key raises `NotFoundError`; an invalid key

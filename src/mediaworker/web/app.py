@@ -14,10 +14,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from mediaworker import registry
 from mediaworker.config import Settings
 from mediaworker.web.errors import install_error_handlers
 from mediaworker.web.limits import BodyLimit
-from mediaworker.web.routes import docs, health, jobs, media, stats
+from mediaworker.web.routes import docs, enqueue, health, jobs, media, stats
 from mediaworker.web.services import open_services
 
 UPLOAD_PATH = "/v1/media"
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, stats, jobs, media):
         app.include_router(module.router)
+    app.include_router(enqueue.router_for(registry.JOBS.values()))  # after jobs: /retry-failed
     if not api.public_docs:
         app.include_router(docs.router)
     return app

@@ -10,10 +10,10 @@ from typing import Annotated
 from arq.connections import ArqRedis
 from fastapi import Depends, Request
 
-from mediaworker.client import create_pool
 from mediaworker.config import Settings
 from mediaworker.db.migrate import migrate
 from mediaworker.db.pool import Pool, create_db_pool
+from mediaworker.queue.connection import create_pool
 from mediaworker.storage import open_storage
 from mediaworker.storage.base import Storage
 

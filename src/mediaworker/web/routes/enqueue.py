@@ -16,12 +16,14 @@ from fastapi import APIRouter, Body, Response, status
 from pydantic import AnyHttpUrl, BaseModel, Field, create_model
 
 from mediaworker.errors import NotFoundError
+from mediaworker.ids import JOB_ID_PATTERN
 from mediaworker.payloads import Payload
-from mediaworker.queue import ledger
+from mediaworker.queue.ledger import Submitted
 from mediaworker.queue.priorities import MAX_PRIORITY
+from mediaworker.queue.submit import submit_job
 from mediaworker.registry import JobDeclaration
 from mediaworker.web.auth import Producer
-from mediaworker.web.schemas import JOB_ID_PATTERN, JobView
+from mediaworker.web.schemas import JobView
 from mediaworker.web.services import Services, ServicesDep
 
 MAX_DEFER_S = 30 * 86400
@@ -49,40 +51,37 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def request_model(job: JobDeclaration) -> type[Payload]:
     """The job's payload model with the enqueue options beside its fields."""
-    model: type[Payload] = create_model(
-        f"{job.payload.__name__}Request", __base__=job.payload, **OPTIONS
-    )
-    return model
+    model = create_model(f"{job.payload.__name__}Request", __base__=job.payload, **OPTIONS)
+    return model  # type: ignore[return-value]  # a subclass of the payload model
 
 
-async def submit(services: Services, job: JobDeclaration, body: BaseModel) -> ledger.Submitted:
+async def submit(services: Services, job: JobDeclaration, body: BaseModel) -> Submitted:
     options = {name: getattr(body, name) for name in OPTIONS}
-    work = job.validate(body.model_dump(exclude=set(OPTIONS)))
-    return await ledger.submit(
+    webhook_url = options["webhook_url"]
+    return await submit_job(
         services.db,
         services.redis,
-        function=job.name,
-        job_id=options["job_id"] or job.job_id_for(work),
-        payload=work.model_dump(mode="json"),
-        priority=job.priority if options["priority"] is None else options["priority"],
+        job.name,
+        body.model_dump(exclude=set(OPTIONS)),
+        job_id=options["job_id"],
+        priority=options["priority"],
         defer_s=options["defer_s"],
-        webhook_url=None if options["webhook_url"] is None else str(options["webhook_url"]),
+        webhook_url=None if webhook_url is None else str(webhook_url),
+        external=True,
     )
 
 
 def endpoint(job: JobDeclaration) -> Callable[..., Awaitable[JobView]]:
     model = request_model(job)
 
-    async def enqueue_job(
-        services: ServicesDep,
-        response: Response,
-        body: Annotated[model, Body()],  # type: ignore[valid-type]
-    ) -> JobView:
+    async def enqueue_job(services: ServicesDep, response: Response, body: Any) -> JobView:
         submitted = await submit(services, job, body)
         if not submitted.created:
             response.status_code = status.HTTP_200_OK
         return JobView.of(submitted.job)
 
+    # The body's model is made here, so its annotation cannot be a name FastAPI looks up.
+    enqueue_job.__annotations__["body"] = Annotated[model, Body()]
     enqueue_job.__name__ = f"enqueue_{job.name}"
     return enqueue_job
 

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.errors import NotFoundError
+from mediaworker.ids import ID_PATTERN
 from mediaworker.ingest import store_upload
-from mediaworker.payloads import ID_PATTERN, Derivative
+from mediaworker.payloads import Derivative
 from mediaworker.web.auth import Producer
 from mediaworker.web.schemas import ErrorView, JobView
 from mediaworker.web.services import ServicesDep

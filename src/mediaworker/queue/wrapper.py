@@ -34,15 +34,15 @@ from arq.worker import Function, func
 from loguru import logger
 from pydantic import BaseModel
 
-from mediaworker import keys, metrics, priorities
+from mediaworker import metrics
 from mediaworker.context import Context, get_context
 from mediaworker.db import job_runs
 from mediaworker.db.job_runs import RunStatus
 from mediaworker.db.jobs import JobStatus
 from mediaworker.errors import ErrorCode, JobFailedError, MappedError, backoff_s, map_error
 from mediaworker.payloads import Payload
-from mediaworker.queue import ledger
-from mediaworker.tracking import RunRecord
+from mediaworker.queue import keys, ledger, priorities
+from mediaworker.queue.tracking import RunRecord
 
 ARQ_MAX_TRIES = 1_000_000
 ARQ_TIMEOUT_GRACE_S = 30.0

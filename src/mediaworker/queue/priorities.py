@@ -26,7 +26,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from arq.jobs import serialize_job
 
-from mediaworker import keys
+from mediaworker.queue import keys
 
 MAX_PRIORITY = 100
 DEFAULT_PRIORITY = 10

@@ -17,16 +17,12 @@ from typing import Any
 import pyvips
 from arq.worker import Worker
 
-from mediaworker.cli import (
-    console,
-    media_view,
-    open_services,
-    wait_for_media,
-)
+from mediaworker.cli.output import console
+from mediaworker.cli.services import media_view, open_services, wait_for_media
 from mediaworker.config import Settings
 from mediaworker.db.migrate import migrate
+from mediaworker.dev.local_services import LocalServices, start_local_services
 from mediaworker.ingest import ingest_file
-from mediaworker.local_services import LocalServices, start_local_services
 from mediaworker.logging import configure_logging
 
 

@@ -27,13 +27,13 @@ from typing import Any
 from arq.connections import ArqRedis
 from loguru import logger
 
-from mediaworker import keys
 from mediaworker.db import job_runs
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db.job_runs import RunStatus
 from mediaworker.db.jobs import JobEvent
 from mediaworker.db.pool import Pool
 from mediaworker.errors import MappedError, map_error
+from mediaworker.queue import keys
 
 COALESCE_S = 0.03
 

@@ -10,7 +10,7 @@ A set holds at most `max` members and expires one window after its last grant.
 
 A call that gets no slot is not made: `acquire` raises `ThrottledError` with the wait, and the
 job wrapper defers the job by that much with arq's `Retry`, so no worker slot sleeps and no
-attempt is used up (see jobs.py).
+attempt is used up (see wrapper.py).
 """
 
 from __future__ import annotations

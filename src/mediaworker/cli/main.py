@@ -1,4 +1,5 @@
-"""`mediaworker` command: migrate, worker, ingest, media, job, stats, demo.
+"""`mediaworker` command: migrate, worker, serve, ingest, enqueue, media, job, failed, retry,
+cancel, stats, demo.
 
 With `--json`, a command prints JSON only, for scripts; otherwise readable tables.
 """
@@ -7,73 +8,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from arq.connections import ArqRedis
-from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
-from mediaworker import client
+from mediaworker.cli import jobs
+from mediaworker.cli.output import console, dump_json, fail, print_derivatives, print_media_table
+from mediaworker.cli.services import media_view, open_services, wait_for_media
 from mediaworker.config import Settings
-from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs
-from mediaworker.db import media as media_db
 from mediaworker.db.migrate import migrate
-from mediaworker.db.pool import Pool, create_db_pool
 from mediaworker.errors import MediaWorkerError, map_error
 from mediaworker.ingest import ingest_file
-from mediaworker.storage import open_storage
-from mediaworker.storage.base import Storage
-
-FINAL_STATUSES = {media_db.MediaStatus.READY.value, media_db.MediaStatus.ERROR.value}
-console = Console()
-
-
-@dataclass
-class Services:
-    settings: Settings
-    db: Pool
-    redis: ArqRedis
-    store: Storage | None
-
-    @property
-    def storage(self) -> Storage:
-        if self.store is None:
-            raise RuntimeError("opened without storage")
-        return self.store
-
-
-@asynccontextmanager
-async def open_services(settings: Settings, *, storage: bool = False) -> AsyncIterator[Services]:
-    async with AsyncExitStack() as stack:
-        db = await create_db_pool(settings.database.dsn(), min_size=1, max_size=4)
-        stack.push_async_callback(db.close)
-        redis = await client.create_pool(settings)
-        stack.push_async_callback(redis.aclose)
-        store = await open_storage(settings.storage) if storage else None
-        if store is not None:
-            stack.push_async_callback(store.close)
-        yield Services(settings, db, redis, store)
-
-
-def dump_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=str))
-
-
-async def media_view(db: Pool, media_id: str) -> dict[str, Any] | None:
-    media = await media_db.get(db, media_id)
-    if media is None:
-        return None
-    derivatives = await derivatives_db.list_for(db, media_id)
-    return {**asdict(media), "derivatives": [d.model_dump() for d in derivatives]}
-
+from mediaworker.queue import inspect
 
 # --- commands ------------------------------------------------------------------------------
 
@@ -106,23 +56,6 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(r["status"] != "ERROR" for r in rows) else 1
 
 
-async def wait_for_media(db: Pool, ids: list[str], *, timeout_s: float, show: bool) -> None:
-    pending = set(ids)
-    with Progress(console=console, transient=True, disable=not show or len(ids) < 2) as bar:
-        task = bar.add_task("processing", total=len(ids))
-        async with asyncio.timeout(timeout_s):
-            while pending:
-                rows = await db.fetch(
-                    "SELECT id FROM media WHERE id = ANY($1::text[]) AND status = ANY($2::text[])",
-                    list(pending),
-                    list(FINAL_STATUSES),
-                )
-                pending -= {r["id"] for r in rows}
-                bar.update(task, completed=len(ids) - len(pending))
-                if pending:
-                    await asyncio.sleep(0.1)
-
-
 async def cmd_media(args: argparse.Namespace, settings: Settings) -> int:
     async with open_services(settings) as svc:
         view = await media_view(svc.db, args.media_id)
@@ -138,7 +71,7 @@ async def cmd_media(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_job(args: argparse.Namespace, settings: Settings) -> int:
     async with open_services(settings) as svc:
-        state = (await client.job_status(svc.redis, args.job_id)).as_dict()
+        state = (await inspect.job_status(svc.redis, args.job_id)).as_dict()
         runs = await job_runs.list_for_job(svc.db, args.job_id)
     view = {**state, "runs": runs}
     if args.json:
@@ -166,7 +99,7 @@ async def cmd_job(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     async with open_services(settings) as svc:
-        stats = await client.queue_stats(svc.redis)
+        stats = await inspect.queue_stats(svc.redis)
     if args.json:
         dump_json(stats.as_dict())
         return 0
@@ -193,7 +126,7 @@ async def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from mediaworker.demo import run_demo
+    from mediaworker.dev.demo import run_demo
 
     return await run_demo(Path(args.workdir), keep=args.keep)
 
@@ -203,66 +136,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from mediaworker.settings import WorkerSettings
 
-    run_worker(WorkerSettings, burst=args.burst)  # type: ignore[arg-type]
+    run_worker(WorkerSettings, burst=args.burst)
     return 0
-
-
-# --- output --------------------------------------------------------------------------------
-
-
-def print_media_table(rows: Sequence[dict[str, Any]]) -> None:
-    table = Table("id", "file", "kind", "status", "size", "WxH", "outputs / error")
-    for row in rows:
-        dims = f"{row['width']}x{row['height']}" if row.get("width") else ""
-        if row["status"] == "ERROR":
-            outcome = f"[red]{row['error_code']}[/red]: {row['error_message']}"
-        else:
-            outcome = ", ".join(
-                f"{d['type'].lower()} {_dims(d)}{d['size_bytes'] // 1024} KiB"
-                for d in row["derivatives"]
-            )
-        table.add_row(
-            row["id"],
-            str(row.get("file") or row.get("original_filename")),
-            row["kind"],
-            row["status"],
-            _size(row.get("size_bytes")),
-            dims,
-            outcome,
-        )
-    console.print(table)
-
-
-def print_derivatives(derivatives: Sequence[dict[str, Any]]) -> None:
-    table = Table("type", "WxH", "size", "url")
-    for d in derivatives:
-        table.add_row(d["type"], _dims(d).strip(), _size(d["size_bytes"]), d["url"])
-    console.print(table)
-
-
-def _dims(derivative: dict[str, Any]) -> str:
-    """The size and a space ("800x600 "), or "" for a derivative without one (waveform data)."""
-    if derivative.get("width") is None:
-        return ""
-    return f"{derivative['width']}x{derivative['height']} "
-
-
-def _size(size_bytes: int | None) -> str:
-    if size_bytes is None:
-        return ""
-    return (
-        f"{size_bytes / 1024:.0f} KiB"
-        if size_bytes < 1024 * 1024
-        else (f"{size_bytes / 1024 / 1024:.1f} MiB")
-    )
-
-
-def fail(args: argparse.Namespace, message: str) -> int:
-    if getattr(args, "json", False):
-        dump_json({"error": message})
-    else:
-        console.print(f"[red]error:[/red] {message}")
-    return 1
 
 
 # --- parser --------------------------------------------------------------------------------
@@ -292,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "run the worker on generated samples, locally")
     demo.add_argument("--workdir", default="var/demo", help="where the demo keeps its files")
     demo.add_argument("--keep", action="store_true", help="keep the demo's files afterwards")
+    jobs.add_commands(sub, add)  # enqueue, failed, retry, cancel, serve
     worker = sub.add_parser("worker", help="run the worker: `arq mediaworker.WorkerSettings`")
     worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
     worker.set_defaults(handler=None)
@@ -302,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "worker":
         return cmd_worker(args)
+    if args.command == "serve":
+        return jobs.cmd_serve(args)
     handler: Command = args.handler
     try:
         return asyncio.run(handler(args, Settings()))

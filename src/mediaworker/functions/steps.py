@@ -1,4 +1,4 @@
-"""Steps that several jobs share: scratch space, the image renditions, the failure hook."""
+"""Steps that several jobs share: scratch space, loading a row, the image renditions."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from mediaworker import keys
 from mediaworker.config import ImageConfig
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
-from mediaworker.errors import MappedError, NotFoundError
+from mediaworker.errors import NotFoundError
 from mediaworker.payloads import Derivative
 from mediaworker.processing.image import (
     EncodeSpec,
@@ -25,11 +24,12 @@ from mediaworker.processing.image import (
     Thumbnails,
     make_thumbnails,
 )
+from mediaworker.storage import layout
 
 THUMBNAIL_TYPES = [
-    keys.DerivativeType.THUMBNAIL.value,
-    keys.DerivativeType.MEDIUM.value,
-    keys.DerivativeType.LARGE.value,
+    layout.DerivativeType.THUMBNAIL.value,
+    layout.DerivativeType.MEDIUM.value,
+    layout.DerivativeType.LARGE.value,
 ]
 
 
@@ -44,9 +44,9 @@ async def scratch_dir() -> AsyncIterator[Path]:
 
 def thumbnail_sizes(config: ImageConfig) -> list[SizeSpec]:
     return [
-        SizeSpec(keys.DerivativeType.THUMBNAIL, *_wh(config.thumbnail_size), crop=True),
-        SizeSpec(keys.DerivativeType.MEDIUM, *_wh(config.medium_size), crop=False),
-        SizeSpec(keys.DerivativeType.LARGE, *_wh(config.large_size), crop=False),
+        SizeSpec(layout.DerivativeType.THUMBNAIL, *_wh(config.thumbnail_size), crop=True),
+        SizeSpec(layout.DerivativeType.MEDIUM, *_wh(config.medium_size), crop=False),
+        SizeSpec(layout.DerivativeType.LARGE, *_wh(config.large_size), crop=False),
     ]
 
 
@@ -70,7 +70,7 @@ async def store_renditions(
     ctx: Context, media_id: str, renditions: tuple[Rendition, ...]
 ) -> list[Derivative]:
     async def store(r: Rendition) -> Derivative:
-        key = keys.derivative_key(media_id, r.name, r.ext)
+        key = layout.derivative_key(media_id, r.name, r.ext)
         stored = await ctx.storage.put(key, r.data, content_type=r.content_type)
         return Derivative(
             type=r.name,
@@ -96,8 +96,3 @@ async def already_done(ctx: Context, media_id: str, types: list[str]) -> list[De
     """The derivatives of `types` when all exist (the job has nothing to do), else None."""
     done = await derivatives_db.list_for(ctx.db, media_id, types)
     return done if len(done) == len(types) else None
-
-
-async def mark_media_failed(ctx: Context, payload: Any, error: MappedError) -> None:
-    """on_failure hook of the media jobs: the row shows ERROR with the code and message."""
-    await media_db.mark_error(ctx.db, payload.media_id, error)

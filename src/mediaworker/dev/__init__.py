@@ -1,0 +1,1 @@
+"""For trying mediaworker on one machine: the demo and the throw-away Redis and Postgres."""
