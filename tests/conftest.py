@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,25 @@ async def wait_until(predicate: Any, *, timeout_s: float = 10, every_s: float = 
 
 
 from s3_stand_in import s3_endpoint, s3_storage_config  # noqa: E402, F401  (fixtures)
+
+
+async def mediaworker_cli(settings: Settings, *args: str) -> tuple[int, str]:
+    """Run the `mediaworker` command on the test servers: its exit code and output."""
+    env = {
+        **os.environ,
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": DATABASE_URL,
+        "WORKER_STORAGE_PATH": str(settings.storage.path),
+        "COLUMNS": "200",
+    }
+    cli = Path(sys.executable).with_name("mediaworker")
+    process = await asyncio.create_subprocess_exec(
+        str(cli), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode() + ("" if process.returncode in (0, 1) else err.decode())
+
 
 # --- the HTTP API (web/) -------------------------------------------------------------------
 

@@ -75,7 +75,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     metrics.serve(settings.queue.metrics_port)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
     heartbeat = asyncio.create_task(workers.beat_forever(ctx["redis"], worker_name))
-    stack.callback(heartbeat.cancel)  # the key lapses within HEARTBEAT_TTL_S
+    stack.push_async_callback(workers.stopped, ctx["redis"], worker_name)
+    stack.callback(heartbeat.cancel)  # first; killed, the key lapses within HEARTBEAT_TTL_S
     ctx[CTX_KEY] = Context(
         settings,
         db,
