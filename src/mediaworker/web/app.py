@@ -50,9 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
     install_error_handlers(app)
+    app.include_router(enqueue.router_for(registry.JOBS.values()))  # the busiest routes first
     for module in (health, stats, jobs, media):
         app.include_router(module.router)
-    app.include_router(enqueue.router_for(registry.JOBS.values()))  # after jobs: /retry-failed
+    app.include_router(enqueue.unknown_function_router())
     if not api.public_docs:
         app.include_router(docs.router)
     return app

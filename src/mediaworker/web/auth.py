@@ -50,10 +50,7 @@ def _unauthorized(message: str) -> HTTPException:
     )
 
 
-async def caller_role(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Role:
+def caller_role(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Role:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("a bearer token is required")
     config: ApiConfig = request.app.state.settings.api
@@ -63,14 +60,17 @@ async def caller_role(
     return role
 
 
-async def require_producer(role: Annotated[Role, Depends(caller_role)]) -> Role:
-    return role
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def require_admin(role: Annotated[Role, Depends(caller_role)]) -> Role:
-    if role < Role.ADMIN:
+async def require_producer(request: Request, credentials: Credentials) -> Role:
+    return caller_role(request, credentials)
+
+
+async def require_admin(request: Request, credentials: Credentials) -> Role:
+    if caller_role(request, credentials) < Role.ADMIN:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this action needs an admin token")
-    return role
+    return Role.ADMIN
 
 
 Producer = Depends(require_producer)

@@ -62,7 +62,8 @@ async def submit(services: Services, job: JobDeclaration, body: BaseModel) -> Su
         services.db,
         services.redis,
         job.name,
-        body.model_dump(exclude=set(OPTIONS)),
+        # validated already, as the request model (a subclass): not validated twice
+        job.payload.model_construct(**body.model_dump(exclude=set(OPTIONS))),
         job_id=options["job_id"],
         priority=options["priority"],
         defer_s=options["defer_s"],
@@ -71,14 +72,15 @@ async def submit(services: Services, job: JobDeclaration, body: BaseModel) -> Su
     )
 
 
-def endpoint(job: JobDeclaration) -> Callable[..., Awaitable[JobView]]:
+def endpoint(job: JobDeclaration) -> Callable[..., Awaitable[Response]]:
     model = request_model(job)
 
-    async def enqueue_job(services: ServicesDep, response: Response, body: Any) -> JobView:
+    async def enqueue_job(services: ServicesDep, body: Any) -> Response:
         submitted = await submit(services, job, body)
-        if not submitted.created:
-            response.status_code = status.HTTP_200_OK
-        return JobView.of(submitted.job)
+        code = status.HTTP_202_ACCEPTED if submitted.created else status.HTTP_200_OK
+        # JobView is built (and validated) once; the route's response_model is for OpenAPI
+        view = JobView.of(submitted.job).model_dump_json()
+        return Response(view, code, media_type="application/json")
 
     # The body's model is made here, so its annotation cannot be a name FastAPI looks up.
     enqueue_job.__annotations__["body"] = Annotated[model, Body()]
@@ -91,6 +93,7 @@ async def unknown_function(function: str) -> None:
 
 
 def router_for(jobs: Iterable[JobDeclaration]) -> APIRouter:
+    """The enqueue routes, one per external job: included first, they are matched first."""
     router = APIRouter(prefix="/v1/jobs", tags=["enqueue"], dependencies=[Producer])
     for job in jobs:
         if job.external:
@@ -99,9 +102,16 @@ def router_for(jobs: Iterable[JobDeclaration]) -> APIRouter:
                 endpoint(job),
                 methods=["POST"],
                 status_code=status.HTTP_202_ACCEPTED,
+                response_model=JobView,
                 responses=RESPONSES,
                 summary=f"Enqueue {job.name}",
                 description=(job.payload.__doc__ or "").strip() or None,
             )
+    return router
+
+
+def unknown_function_router() -> APIRouter:
+    """Any other POST /v1/jobs/{name}: 404. Included last, after /v1/jobs/retry-failed."""
+    router = APIRouter(prefix="/v1/jobs", dependencies=[Producer])
     router.add_api_route("/{function}", unknown_function, methods=["POST"], include_in_schema=False)
     return router
