@@ -41,10 +41,11 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, job: LedgerJob, progress: ProgressView | None = None) -> JobView:
+        """From the ledger's row, trusted: constructed, not validated again."""
         error = None
         if job.error_code is not None:
-            error = ErrorView(code=job.error_code, message=job.error_message or "")
-        return cls(
+            error = ErrorView.model_construct(code=job.error_code, message=job.error_message or "")
+        return cls.model_construct(
             job_id=job.job_id,
             function=job.function,
             state=job.status,
