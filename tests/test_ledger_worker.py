@@ -13,12 +13,16 @@ from conftest import make_settings, run_burst, running_worker, wait_until
 from mediaworker.config import Settings
 from mediaworker.db import job_runs
 from mediaworker.db import jobs as jobs_db
+from mediaworker.db import media as media_db
 from mediaworker.db.jobs import LedgerJob
 from mediaworker.db.pool import Pool
 from mediaworker.errors import NotFoundError
+from mediaworker.ingest import store_upload
 from mediaworker.queue import admin, keys, ledger
 from mediaworker.queue.reconcile import requeue_lost
+from mediaworker.queue.submit import submit_job
 from mediaworker.settings import worker_options
+from mediaworker.storage.base import Storage
 from slow_worker import extra_functions
 
 
@@ -180,3 +184,36 @@ async def _is(db: Pool, job_id: str, status: str) -> bool:
 
 async def _gone_from_redis(redis: ArqRedis, job_id: str) -> bool:
     return not await redis.exists(keys.in_progress_key(job_id), keys.ARQ_JOB_PREFIX + job_id)
+
+
+async def test_a_flush_loses_no_job_of_any_kind(
+    db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, testdata: Path
+) -> None:
+    """An AI job with no media row (lost before the ledger), an upload's process_upload, and a
+    job plain arq enqueued that had failed once and waited for its retry."""
+    slow_retries = make_settings(settings.storage.path, QUEUE_BACKOFF_DELAY=600_000)
+    await redis.enqueue_job("flaky", key="plain-flushed", failures=1, _job_id="plain-flaky")
+    await run_burst(slow_retries, max_burst_jobs=1, **with_test_jobs(slow_retries))
+    await submit_job(db, redis, "synthesize_speech", {"text": "nothing is lost"})
+    upload = await store_upload(
+        db, storage, redis, testdata / "images" / "progressive.jpg",
+        media_id="flushed-photo", filename="photo.jpg",
+    )  # fmt: skip
+    deferred = await row(db, "plain-flaky")
+
+    await redis.flushdb()
+    requeued = await requeue_lost(db, redis, idle_for_s=0)
+    await run_burst(settings, **with_test_jobs(settings))
+
+    assert (deferred.status, deferred.source, deferred.error_code) == (
+        "deferred",
+        "pickup",
+        "NETWORK",
+    )
+    assert len(requeued) == 3 and "plain-flaky" in requeued
+    counts = await jobs_db.counts(db)
+    assert counts["synthesize_speech"] == {"succeeded": 1}
+    assert counts["flaky"] == {"succeeded": 1}
+    assert counts["process_upload"] == {"succeeded": 1}
+    media = await media_db.get(db, upload.media.id)
+    assert media is not None and media.status == "READY"
