@@ -29,7 +29,7 @@ RUN pip install --no-deps . \
 # ---- runtime ----------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg espeak-ng \
+    && apt-get install -y --no-install-recommends ffmpeg espeak-ng util-linux \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system mediaworker \
