@@ -10,6 +10,7 @@ import pytest
 from arq.connections import ArqRedis
 
 from conftest import make_settings, run_burst, running_worker, wait_until
+from mediaworker import client
 from mediaworker.config import RetentionConfig, Settings
 from mediaworker.db import job_runs
 from mediaworker.db import jobs as jobs_db
@@ -243,3 +244,17 @@ async def test_the_crons_reconcile_and_prune_through_a_worker(
     assert pruned.succeeded == 1 and await jobs_db.get(db, "old-done") is None
     names = {job.name for job in worker_options(settings)["cron_jobs"]}
     assert {"reconcile_jobs", "prune_history"} <= names
+
+
+async def test_a_client_helper_given_the_database_writes_the_ledger_first(
+    db: Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    job = await client.enqueue_speech(redis, "in the ledger before Redis", db=db)
+    again = await client.enqueue_speech(redis, "in the ledger before Redis", db=db)
+    await redis.flushdb()
+
+    requeued = await requeue_lost(db, redis, idle_for_s=0)
+    await run_burst(settings)
+
+    assert again.job_id == job.job_id and requeued == [job.job_id]
+    assert (await row(db, job.job_id)).status == "succeeded"
