@@ -155,7 +155,9 @@ async def test_stats_per_function_in_the_original_shape(
     }  # fmt: skip
     speech = stats["functions"]["synthesize_speech"]
     assert (speech["waiting"], speech["delayed"], speech["total"]) == (1, 1, 2)
-    assert stats["totals"]["total"] == 3
+    # a cron job the burst worker ran meanwhile has its row (and counts) too
+    assert stats["totals"]["total"] == sum(f["total"] for f in stats["functions"].values())
+    assert stats["totals"]["failed"] >= 1 and stats["totals"]["waiting"] >= 1
     assert stats["workers_alive"] == 0  # the burst worker has stopped
 
 
