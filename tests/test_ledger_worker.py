@@ -129,7 +129,7 @@ async def test_retry_failed_takes_every_failed_job_of_a_function(
 
     assert sorted(done.retried) == ["flaky-0", "flaky-1", "flaky-2"] and done.skipped == []
     counts = await jobs_db.counts(db)
-    assert counts == {"flaky": {"succeeded": 3}, "nap": {"succeeded": 1}}
+    assert (counts["flaky"], counts["nap"]) == ({"succeeded": 3}, {"succeeded": 1})
 
 
 async def test_a_cancelled_queued_job_never_runs(
@@ -178,7 +178,8 @@ async def test_a_redis_flush_loses_no_ledger_job(
 
     assert sorted(requeued) == ["flaky-flushed", *(f"nap-flushed-{n}" for n in range(3))]
     assert again == []  # in Redis again: nothing to do
-    assert await jobs_db.counts(db) == {"nap": {"succeeded": 3}, "flaky": {"succeeded": 1}}
+    counts = await jobs_db.counts(db)  # (and any cron job the burst worker ran meanwhile)
+    assert (counts["nap"], counts["flaky"]) == ({"succeeded": 3}, {"succeeded": 1})
 
 
 async def _is(db: Pool, job_id: str, status: str) -> bool:
