@@ -80,3 +80,16 @@ def _raw_usage(usage: Usage) -> dict[str, Any]:
     """What the provider reported, plus the counts priced, so the cost can be recomputed."""
     counted = {k: v for k, v in asdict(usage).items() if v not in (None, {}) and k != "raw"}
     return {"reported": usage.raw, "counted": counted}
+
+
+async def prune(db: Pool, *, older_than_s: float, batch: int = 5000) -> int:
+    """Delete up to `batch` calls made more than `older_than_s` ago."""
+    deleted = await db.fetch(
+        """DELETE FROM ai_metrics WHERE id IN (
+               SELECT id FROM ai_metrics WHERE created_at < now() - make_interval(secs => $1)
+               LIMIT $2)
+           RETURNING id""",
+        float(older_than_s),
+        batch,
+    )
+    return len(deleted)

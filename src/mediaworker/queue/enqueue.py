@@ -8,6 +8,8 @@ return None); a job still queued or running is returned as it is.
 
 from __future__ import annotations
 
+from typing import Any
+
 from arq.connections import ArqRedis
 from arq.jobs import Job
 
@@ -34,6 +36,24 @@ async def enqueue_job(
     arq; the reconciler enqueues its work again.
     """
     kwargs = payload.model_dump(mode="json")
+    await enqueue_kwargs(
+        pool, function, job_id, kwargs, priority=priority, defer_s=defer_s, rerun=rerun
+    )
+    return Job(job_id, pool, _queue_name=keys.QUEUE_NAME, _deserializer=deserialize)
+
+
+async def enqueue_kwargs(
+    pool: ArqRedis,
+    function: str,
+    job_id: str,
+    kwargs: dict[str, Any],
+    *,
+    priority: int = DEFAULT_PRIORITY,
+    defer_s: float | None = None,
+    rerun: bool = False,
+) -> bool:
+    """`enqueue_job` for arguments already validated (the ledger's payloads); False when the
+    job id is taken: queued or running, or, without `rerun`, its result kept."""
     expires_s = pool.expires_extra_ms / 1000
 
     async def add() -> bool:
@@ -41,7 +61,9 @@ async def enqueue_job(
             pool, function, job_id, kwargs, priority=priority, expires_s=expires_s, defer_s=defer_s
         )
 
-    if not await add() and rerun and not await is_queued_or_running(pool, job_id):
+    if await add():
+        return True
+    if rerun and not await is_queued_or_running(pool, job_id):
         await pool.delete(keys.result_key(job_id))
-        await add()
-    return Job(job_id, pool, _queue_name=keys.QUEUE_NAME, _deserializer=deserialize)
+        return await add()
+    return False
