@@ -1,7 +1,7 @@
 """Benchmark: POST /v1/jobs/{function} on a real uvicorn server, against the same enqueue
 made in-process (what the route does, without HTTP), in one run.
 
-    .venv/bin/python scripts/bench_api.py [--rate 1000] [--seconds 10] [--connections 64]
+    .venv/bin/python scripts/bench_api.py [--rate 1000] [--seconds 10] [--connections 64] [--workers 2]
 
 The server is `mediaworker serve` in its own process (uvloop, httptools, no access log), on
 127.0.0.1; no worker runs, so every request is one ledger insert and one Redis enqueue of a
@@ -325,5 +325,5 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=TARGET_RATE)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     asyncio.run(main(parser.parse_args()))
