@@ -110,10 +110,18 @@ async def test_a_post_needs_the_pages_csrf_token_and_must_come_from_this_site(
     other_origin = await web.post(
         url, auth=BASIC, data={"csrf": csrf}, headers={"Origin": "http://evil.test"}
     )
+    opaque_origin = await web.post(url, auth=BASIC, data={"csrf": csrf}, headers={"Origin": "null"})
     login_elsewhere = await web.post(
         "/dashboard/login", data={"token": ADMIN_TOKEN}, headers={"Origin": "http://evil.test"}
     )
-    for refused in (no_token, wrong_token, cross_site, other_origin, login_elsewhere):
+    for refused in (
+        no_token,
+        wrong_token,
+        cross_site,
+        other_origin,
+        opaque_origin,
+        login_elsewhere,
+    ):
         assert refused.status_code == 403, refused.text
     still = await jobs_db.get(db, job_id)
     assert still is not None and still.status == "failed"

@@ -8,9 +8,10 @@
 - Cross-site requests: a POST must carry the page's CSRF token (an HMAC of the same admin
   token, in the `csrf` form field or the `X-CSRF-Token` header htmx sends), and its
   `Sec-Fetch-Site` (when the browser sends it) must be same-origin or none and its `Origin`
-  (when sent) must be this server's. A basic-auth browser sends its credentials cross-site
-  by itself; the token check is what stops a forged form, the header checks are a second
-  lock. The login form is checked by the headers only (it has no session yet).
+  (when sent) must name this server's host and port (the `Host` header; "null" never
+  does). A basic-auth browser sends its credentials cross-site by itself; the token check
+  is what stops a forged form, the header checks are a second lock. The login form is
+  checked by the headers only (it has no session yet).
 """
 
 from __future__ import annotations
@@ -89,11 +90,8 @@ def check_same_origin(request: Request) -> None:
     if site is not None and site not in ("same-origin", "none"):
         raise HTTPException(403, "cross-site request refused")
     origin = request.headers.get("origin")
-    if origin is not None and origin != "null":
-        given = urlsplit(origin)
-        if (given.scheme, given.netloc) != (request.url.scheme, request.url.netloc):
-            raise HTTPException(403, "cross-site request refused")
-    elif origin == "null":
+    # host and port only: behind a TLS-terminating proxy the scheme differs (https outside)
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
         raise HTTPException(403, "cross-site request refused")
 
 
