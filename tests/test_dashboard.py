@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
 import pytest
 from arq.connections import ArqRedis
+from pydantic import SecretStr
 
 from conftest import ADMIN_TOKEN, PRODUCER_TOKEN, api_client, api_settings, run_burst
 from mediaworker.config import Settings
@@ -22,7 +24,7 @@ from mediaworker.db import transcriptions as transcriptions_db
 from mediaworker.db.pool import Pool
 from mediaworker.providers.base import Usage
 from mediaworker.queue.submit import submit_job
-from mediaworker.web.dashboard.session import COOKIE
+from mediaworker.web.dashboard.session import COOKIE, SESSION_MAX_AGE_S, session_value
 
 BASIC = httpx.BasicAuth("operator", ADMIN_TOKEN)
 
@@ -83,6 +85,9 @@ async def test_the_login_form_sets_a_strict_cookie_that_is_not_the_token(
     as_bearer = await web.get("/v1/jobs", headers={"Authorization": f"Bearer {cookie}"})
     forged_value = cookie[:-1] + ("1" if cookie.endswith("0") else "0")
     forged = await web.get("/dashboard", headers={"Cookie": f"{COOKIE}={forged_value}"})
+    issued_s = int(time.time()) - SESSION_MAX_AGE_S - 1
+    old_value = session_value(SecretStr(ADMIN_TOKEN), issued_s=issued_s)
+    expired = await web.get("/dashboard", headers={"Cookie": f"{COOKIE}={old_value}"})
 
     assert refused.status_code == 401 and "not an admin token" in refused.text
     assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/dashboard")
@@ -93,6 +98,7 @@ async def test_the_login_form_sets_a_strict_cookie_that_is_not_the_token(
     assert page.status_code == 200
     assert as_bearer.status_code == 401  # the cookie is no API credential
     assert forged.status_code == 303
+    assert expired.status_code == 303  # the browser may keep it; the server does not take it
 
 
 async def test_a_post_needs_the_pages_csrf_token_and_must_come_from_this_site(

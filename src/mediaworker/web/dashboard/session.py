@@ -2,9 +2,11 @@
 
 - An admin token (ADMIN_TOKENS) is required: as the password of HTTP basic auth (any user
   name; `curl -u :TOKEN`), or typed once into the login form, which sets an HttpOnly,
-  SameSite=Strict cookie. The cookie holds not the token but an HMAC of it
-  (`session_value`), so it cannot be used as a bearer token on the API; removing the token
-  from ADMIN_TOKENS ends its sessions. Every comparison is constant-time, against all tokens.
+  SameSite=Strict cookie. The cookie holds not the token but when it was issued and an HMAC
+  of that time under the token (`session_value`), so it cannot be used as a bearer token on
+  the API, it ends after SESSION_MAX_AGE_S whatever the browser keeps, and removing the
+  token from ADMIN_TOKENS ends its sessions. Every comparison is constant-time, against all
+  tokens.
 - Cross-site requests: a POST must carry the page's CSRF token (an HMAC of the same admin
   token, in the `csrf` form field or the `X-CSRF-Token` header htmx sends), and its
   `Sec-Fetch-Site` (when the browser sends it) must be same-origin or none and its `Origin`
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -32,6 +35,7 @@ COOKIE = "mediaworker_dashboard"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 SESSION_MAX_AGE_S = 12 * 3600
+CLOCK_SLACK_S = 60  # servers behind one balancer may disagree by this much
 
 _basic = HTTPBasic(auto_error=False, description="any user name, an ADMIN_TOKENS token")
 
@@ -50,8 +54,16 @@ def _derived(token: SecretStr, purpose: bytes) -> str:
     return hmac.new(key, b"mediaworker-dashboard:" + purpose, hashlib.sha256).hexdigest()
 
 
-def session_value(token: SecretStr) -> str:
-    return _derived(token, b"session")
+def session_value(token: SecretStr, *, issued_s: int | None = None) -> str:
+    issued = int(time.time()) if issued_s is None else issued_s
+    return f"{issued}.{_derived(token, b'session:%d' % issued)}"
+
+
+def _session_token(config: ApiConfig, cookie: str) -> SecretStr:
+    issued, _, mac = cookie.partition(".")
+    if not issued.isdigit() or not -CLOCK_SLACK_S <= time.time() - int(issued) <= SESSION_MAX_AGE_S:
+        raise LoginRequired
+    return _admin_of(mac, config.admin_tokens, b"session:%d" % int(issued))
 
 
 def _admin_of(given: str, tokens: tuple[SecretStr, ...], purpose: bytes | None) -> SecretStr:
@@ -77,7 +89,7 @@ async def require_operator(
     if basic is not None:
         token = admin_token(config, basic.password)
     else:
-        token = _admin_of(request.cookies.get(COOKIE, ""), config.admin_tokens, b"session")
+        token = _session_token(config, request.cookies.get(COOKIE, ""))
     return Operator(csrf_token=_derived(token, b"csrf"))
 
 
