@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,14 +17,18 @@ from arq.connections import ArqRedis
 from pydantic import SecretStr
 
 from conftest import ADMIN_TOKEN, PRODUCER_TOKEN, api_client, api_settings, run_burst
+from media_fixtures import clip
 from mediaworker.config import Settings
 from mediaworker.db import ai_metrics as ai_metrics_db
+from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db import media as media_db
 from mediaworker.db import transcriptions as transcriptions_db
 from mediaworker.db.pool import Pool
+from mediaworker.ingest import ingest_file
 from mediaworker.providers.base import Usage
 from mediaworker.queue.submit import submit_job
+from mediaworker.storage.base import Storage
 from mediaworker.web.dashboard.session import COOKIE, SESSION_MAX_AGE_S, session_value
 
 BASIC = httpx.BasicAuth("operator", ADMIN_TOKEN)
@@ -217,7 +222,8 @@ async def test_the_media_page_shows_the_transcript_escaped_and_its_jobs(
     assert "hello &lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "<script>alert" not in page.text
     assert "clip-3" in page.text and "transcribe_audio" in page.text
-    assert missing.status_code == 404 and no_file.status_code == 404
+    assert missing.status_code == 404 and "There is no media no-such-media" in missing.text
+    assert no_file.status_code == 404
 
 
 async def test_ai_calls_and_cost_per_day_provider_and_model(
@@ -248,3 +254,30 @@ async def test_ai_calls_and_cost_per_day_provider_and_model(
     assert rows[1]["cost_usd"] == Decimal("0.0030") and rows[1]["input_tokens"] == 200
     assert page.status_code == 200
     assert "claude-haiku" in page.text and "0.0530" in page.text  # the total
+
+
+async def test_the_media_page_plays_the_preview_and_shows_the_waveform_and_poster(
+    web: httpx.AsyncClient,
+    db: Pool,
+    redis: ArqRedis,
+    storage: Storage,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    video = await ingest_file(db, storage, redis, clip(tmp_path / "walk.mp4", 2.0))
+    await run_burst(settings)
+    media_id = video.media.id
+
+    page = await web.get(f"/dashboard/media/{media_id}", auth=BASIC)
+    files = f"/dashboard/media/{media_id}/files"
+    preview = await web.get(f"{files}/PREVIEW", auth=BASIC)
+    unauthenticated = await web.get(f"{files}/PREVIEW")
+    stored = {d.type: d for d in await derivatives_db.list_for(db, media_id)}
+
+    assert page.status_code == 200 and "READY" in page.text
+    assert f'<video src="{files}/PREVIEW" controls' in page.text
+    assert f'<img src="{files}/WAVEFORM_PNG"' in page.text
+    assert f'<img src="{files}/THUMBNAIL"' in page.text  # the poster frame's sizes
+    assert preview.headers["content-type"] == "video/mp4"
+    assert preview.content == await storage.get(stored["PREVIEW"].storage_key)
+    assert unauthenticated.status_code == 303

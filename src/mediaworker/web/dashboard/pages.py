@@ -30,9 +30,14 @@ KIND_PATTERN = r"^[A-Z0-9_]{1,40}$"
 SECTIONS = ("counts", "running", "failed", "workers")
 
 
-def render(request: Request, operator: Operator, name: str, **context: Any) -> HTMLResponse:
+def render(
+    request: Request, operator: Operator, name: str, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, f"dashboard/{name}.html", {"csrf_token": operator.csrf_token, **context}
+        request,
+        f"dashboard/{name}.html",
+        {"csrf_token": operator.csrf_token, **context},
+        status_code=status_code,
     )
 
 
@@ -80,7 +85,7 @@ async def job_page(
 ) -> Response:
     detail = await reads.job_detail(services, job_id)
     if detail is None:
-        raise NotFoundError(f"no job {job_id!r}")
+        return render(request, operator, "missing", status_code=404, what=f"job {job_id}")
     return render(request, operator, "job", detail=detail)
 
 
@@ -90,7 +95,7 @@ async def media_page(
 ) -> Response:
     detail = await reads.media_detail(services, media_id)
     if detail is None:
-        raise NotFoundError(f"no media {media_id!r}")
+        return render(request, operator, "missing", status_code=404, what=f"media {media_id}")
     return render(request, operator, "media", detail=detail)
 
 
