@@ -16,7 +16,15 @@ import pytest
 from arq.connections import ArqRedis
 from pydantic import SecretStr
 
-from conftest import ADMIN_TOKEN, PRODUCER_TOKEN, api_client, api_settings, run_burst
+from conftest import (
+    ADMIN_TOKEN,
+    PRODUCER_TOKEN,
+    api_client,
+    api_settings,
+    run_burst,
+    running_worker,
+    wait_until,
+)
 from media_fixtures import clip
 from mediaworker.config import Settings
 from mediaworker.db import ai_metrics as ai_metrics_db
@@ -27,9 +35,12 @@ from mediaworker.db import transcriptions as transcriptions_db
 from mediaworker.db.pool import Pool
 from mediaworker.ingest import ingest_file
 from mediaworker.providers.base import Usage
+from mediaworker.queue import ledger
 from mediaworker.queue.submit import submit_job
+from mediaworker.settings import worker_options
 from mediaworker.storage.base import Storage
 from mediaworker.web.dashboard.session import COOKIE, SESSION_MAX_AGE_S, session_value
+from slow_worker import extra_functions
 
 BASIC = httpx.BasicAuth("operator", ADMIN_TOKEN)
 
@@ -281,3 +292,33 @@ async def test_the_media_page_plays_the_preview_and_shows_the_waveform_and_poste
     assert preview.headers["content-type"] == "video/mp4"
     assert preview.content == await storage.get(stored["PREVIEW"].storage_key)
     assert unauthenticated.status_code == 303
+
+
+async def test_a_running_job_is_listed_and_cancelled_from_the_dashboard(
+    web: httpx.AsyncClient, db: Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    await ledger.submit(
+        db, redis, function="nap", job_id="nap-long", payload={"seconds": 60}, priority=10
+    )
+    functions = [*worker_options(settings)["functions"], *extra_functions()]
+    async with running_worker(settings, functions=functions):
+
+        async def running() -> bool:
+            job = await jobs_db.get(db, "nap-long")
+            return job is not None and job.status == "running"
+
+        await wait_until(running)
+        listed = await web.get("/dashboard/fragments/running", auth=BASIC)
+        csrf = csrf_of(listed)
+        cancelled = await web.post(
+            "/dashboard/jobs/nap-long/cancel",
+            auth=BASIC,
+            headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+        )
+        job = await jobs_db.get(db, "nap-long")
+        after = await web.get("/dashboard/fragments/running", auth=BASIC)
+
+    assert 'data-job="nap-long"' in listed.text and ">Cancel</button>" in listed.text
+    assert "nap-long cancelled" in cancelled.text
+    assert job is not None and job.status == "cancelled"
+    assert "Nothing running." in after.text
