@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # mediaworker: `docker build -t mediaworker .`, or `docker compose up` (see docker-compose.yml).
-# Runs `arq mediaworker.WorkerSettings` as the non-root user `mediaworker`.
+# Runs `arq mediaworker.WorkerSettings` as the non-root user `mediaworker`; the same image runs
+# the HTTP API with `mediaworker serve --host 0.0.0.0` (port 8080, API_TOKENS required).
 # libvips comes inside the pyvips-binary wheel; ffmpeg and espeak-ng come from Debian.
 
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
@@ -18,7 +19,7 @@ WORKDIR /build
 COPY pyproject.toml README.md ./
 RUN mkdir -p src/mediaworker \
     && touch src/mediaworker/__init__.py \
-    && pip install . \
+    && pip install ".[web]" \
     && pip uninstall -y mediaworker
 
 # Then the package itself (a regular install: migrations and other data files are included).
@@ -29,7 +30,7 @@ RUN pip install --no-deps . \
 # ---- runtime ----------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg espeak-ng \
+    && apt-get install -y --no-install-recommends ffmpeg espeak-ng util-linux \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system mediaworker \
@@ -49,6 +50,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER mediaworker
 VOLUME ["/data/storage"]
+EXPOSE 8080
 
 # arq's own check: exits non-zero unless the worker wrote its health key recently.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \

@@ -1,7 +1,7 @@
 """Benchmark: POST /v1/jobs/{function} on a real uvicorn server, against the same enqueue
 made in-process (what the route does, without HTTP), in one run.
 
-    .venv/bin/python scripts/bench_api.py [--rate 1000] [--seconds 10] [--connections 64] [--workers 2]
+    .venv/bin/python scripts/bench_api.py [--rate 1000] [--seconds 10] [--workers 2]
 
 The server is `mediaworker serve` in its own process (uvloop, httptools, no access log), on
 127.0.0.1; no worker runs, so every request is one ledger insert and one Redis enqueue of a

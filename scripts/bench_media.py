@@ -7,8 +7,9 @@ On media generated with lavfi (10 minutes of MP3 audio; a 60 s 1080p H.264 + AAC
                    process_upload recorded), then peaks, audiowaveform JSON and .dat, SVG and
                    PNG in the (warm) CPU pool
              bare: `ffmpeg -i audio.mp3 -f s16le /dev/null`, a plain decode
-  preview    ours: copy out, `preview_argv` (10 s, 480 lines, H.264 + AAC, faststart), then
-                   ffprobe of the clip made, as `generate_video_preview` does
+  preview    ours: copy out, `preview_argv` (10 s, 480 lines, H.264 + AAC, faststart) with
+                   the end scan of a truncated file, then ffprobe of the clip made and the
+                   truncation checks, as `generate_video_preview` does
              bare: the same encode as one command, no probes (`-vf scale=-2:480`)
   thumbnail  ours: copy out, the frame at 2 s as a raw TIFF (`grab_frame`), then
                    THUMBNAIL, MEDIUM, LARGE and the blurhash by libvips (`render_thumbnails`)
@@ -187,8 +188,14 @@ def preview(ctx: Context) -> Callable[[], Awaitable[Any]]:
                 str(clip),
                 preview_spec(ctx.settings.video),
             )
-            await run_tool(argv, timeout_s=600, what="preview encoding")
-            return await av.probe_file(ctx, av.non_empty(clip, "preview"), limits=False)
+            done = await run_tool(
+                av.scanning_end(argv, original, probe), timeout_s=600, what="preview encoding"
+            )
+            await av.check_end(original, probe, done)
+            made = await av.probe_file(ctx, av.non_empty(clip, "preview"), limits=False)
+            limit_s = preview_spec(ctx.settings.video).seconds
+            await av.check_decoded(original, probe, done, made.duration_s, limit_s=limit_s)
+            return made
 
     return run
 

@@ -7,6 +7,7 @@ Every maker returns the path it wrote; nothing is kept in the repository.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 from pathlib import Path
 
@@ -52,10 +53,12 @@ def clip(
     fps: int = 25,
     audio: bool = True,
     rotate: int | None = None,
+    faststart: bool = False,
 ) -> Path:
     """A testsrc2 video, H.264 (VP9 for .webm), with a sine track unless `audio` is False.
 
-    `rotate` writes display-matrix rotation metadata (the frames stay as they are).
+    `rotate` writes display-matrix rotation metadata (the frames stay as they are);
+    `faststart` puts an MP4's index first, as uploads made for the web have it.
     """
     inputs = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:duration={seconds}"]
     if audio:
@@ -65,11 +68,30 @@ def clip(
     else:
         codecs = ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"]
     codecs += ["-pix_fmt", "yuv420p"]  # -c:a is unused when there is no audio input
+    if faststart:
+        codecs += ["-movflags", "+faststart"]
     target = path.with_name(f"unrotated-{path.name}") if rotate is not None else path
     ffmpeg(*inputs, *codecs, "-shortest", str(target))
     if rotate is not None:
         ffmpeg("-i", str(target), "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}", str(path))
         target.unlink()
+    return path
+
+
+def cut_short(source: Path, path: Path, fraction: float = 1 / 3) -> Path:
+    """The first `fraction` of `source`'s bytes: an upload that stopped half way."""
+    data = source.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+    return path
+
+
+def corrupt_middle(source: Path, path: Path, start: float = 0.45, end: float = 0.55) -> Path:
+    """`source` with the bytes between `start` and `end` (fractions of its size) overwritten
+    by random bytes (seeded: the same damage each run)."""
+    data = bytearray(source.read_bytes())
+    first, last = int(len(data) * start), int(len(data) * end)
+    data[first:last] = random.Random(1).randbytes(last - first)
+    path.write_bytes(bytes(data))
     return path
 
 

@@ -10,14 +10,17 @@ import pytest
 from arq.connections import ArqRedis
 
 from conftest import make_settings, run_burst, running_worker, wait_until
-from mediaworker.config import Settings
+from mediaworker.config import RetentionConfig, Settings
 from mediaworker.db import job_runs
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db import media as media_db
 from mediaworker.db.jobs import LedgerJob
 from mediaworker.db.pool import Pool
 from mediaworker.errors import NotFoundError
+from mediaworker.functions.prune_history import prune_history
+from mediaworker.functions.reconcile_jobs import reconcile_jobs
 from mediaworker.ingest import store_upload
+from mediaworker.payloads import ReconcilePayload
 from mediaworker.queue import admin, keys, ledger
 from mediaworker.queue.reconcile import requeue_lost
 from mediaworker.queue.submit import submit_job
@@ -217,3 +220,26 @@ async def test_a_flush_loses_no_job_of_any_kind(
     assert counts["process_upload"] == {"succeeded": 1}
     media = await media_db.get(db, upload.media.id)
     assert media is not None and media.status == "READY"
+
+
+async def test_the_crons_reconcile_and_prune_through_a_worker(
+    db: Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    await submit(db, redis, "nap", "nap-lost", seconds=0)
+    await redis.flushdb()
+    await db.execute("UPDATE jobs SET updated_at = now() - interval '2 minutes'")
+    await db.execute(
+        "INSERT INTO jobs (job_id, function, status, finished_at) "
+        "VALUES ('old-done', 'nap', 'succeeded', now() - interval '2 days')"
+    )
+    lean = settings.model_copy(update={"retention": RetentionConfig(RETENTION_COMPLETED_COUNT=0)})
+    async with running_worker(lean, **with_test_jobs(lean)) as worker:
+        ctx = worker.ctx["mw"]
+        reconciled = await reconcile_jobs(ctx, ReconcilePayload())
+        pruned = await prune_history(ctx, ReconcilePayload())
+        await wait_until(lambda: _is(db, "nap-lost", "succeeded"))
+
+    assert reconciled.requeued == ["nap-lost"]
+    assert pruned.succeeded == 1 and await jobs_db.get(db, "old-done") is None
+    names = {job.name for job in worker_options(settings)["cron_jobs"]}
+    assert {"reconcile_jobs", "prune_history"} <= names

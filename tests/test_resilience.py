@@ -28,28 +28,10 @@ from mediaworker.db import job_runs
 from mediaworker.db.pool import Pool
 from mediaworker.queue import keys
 from mediaworker.queue.enqueue import enqueue_job
+from worker_processes import start_worker, stop
 
 pytestmark = pytest.mark.slow
 TESTS = Path(__file__).parent
-
-
-def start_worker(tmp_path: Path, redis_url: str = REDIS_URL, **env: str) -> subprocess.Popen[bytes]:
-    environment = {
-        **os.environ,
-        # tests/ first, then the caller's path: the worker runs the mediaworker under test
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": DATABASE_URL,
-        "WORKER_STORAGE_PATH": str(tmp_path / "storage"),
-        "QUEUE_POLL_DELAY_MS": "20",
-        "LOG_LEVEL": "INFO",
-        **env,
-    }
-    arq = Path(sys.executable).with_name("arq")
-    log = (tmp_path / f"worker-{time.monotonic_ns()}.log").open("wb")
-    return subprocess.Popen(
-        [str(arq), "slow_worker.WorkerSettings"], env=environment, stdout=log, stderr=log
-    )
 
 
 async def enqueue_nap(pool: ArqRedis, job_id: str, seconds: float) -> None:
@@ -60,12 +42,6 @@ async def enqueue_nap(pool: ArqRedis, job_id: str, seconds: float) -> None:
 
 async def runs(db: Pool, job_id: str) -> list[tuple[int, str]]:
     return [(r["attempt"], r["status"]) for r in await job_runs.list_for_job(db, job_id)]
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait(10)
 
 
 async def test_a_job_of_a_worker_killed_mid_job_runs_again_within_30_s(

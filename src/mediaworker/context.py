@@ -16,7 +16,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from loguru import logger
 
-from mediaworker import metrics
+from mediaworker import metrics, scratch
 from mediaworker.config import Settings
 from mediaworker.db.migrate import migrate
 from mediaworker.db.pool import Pool, create_db_pool
@@ -74,6 +74,10 @@ async def startup(ctx: dict[str, Any]) -> None:
         raise
     metrics.serve(settings.queue.metrics_port)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
+    swept = await asyncio.to_thread(scratch.sweep_stale)
+    if swept:
+        log = logger.bind(worker=worker_name)
+        log.info(f"removed {len(swept)} scratch folders of dead workers")
     heartbeat = asyncio.create_task(workers.beat_forever(ctx["redis"], worker_name))
     stack.push_async_callback(workers.stopped, ctx["redis"], worker_name)
     stack.callback(heartbeat.cancel)  # first; killed, the key lapses within HEARTBEAT_TTL_S

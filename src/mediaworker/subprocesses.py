@@ -6,6 +6,13 @@ is left behind. It runs in a session of its own, so a Ctrl-C meant for the worke
 reach it; the worker decides when it stops. Output is bounded: stdout up to `max_stdout_bytes`
 (ffprobe's JSON; ffmpeg writes its outputs to files), stderr only its last few kilobytes.
 
+A child dies with its worker, even one killed with `kill -9` (which runs no clean-up): it is
+started through `setpriv --pdeathsig KILL`, so the kernel kills it when the worker goes. (A
+`preexec_fn` would do the same, but makes Python fork instead of vfork: measured 80 ms per
+start from a 400 MB worker against 1.3 ms; setpriv's extra exec costs about 4 ms. Without
+setpriv, the preexec_fn is the fallback.) A child sees a minimal environment (CHILD_ENV_NAMES):
+never the API keys, the storage secret or the database URL of the worker's own.
+
 How an outcome maps to our errors:
 
 - exit 0                                      -> `Completed`
@@ -21,9 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
+import shutil
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +49,15 @@ STDERR_TAIL_BYTES = 8192
 MAX_STDOUT_BYTES = 16 * 1024 * 1024
 _READ_CHUNK = 65536
 _RESOURCE_ERRORS = ("No space left on device", "Cannot allocate memory")
+# What a child may see of the worker's environment: where programs and libraries are, the
+# locale and the time zone, the scratch folder, espeak-ng's voices. Nothing else, ever.
+CHILD_ENV_NAMES = (
+    *("PATH", "LD_LIBRARY_PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"),
+    "ESPEAK_DATA_PATH",
+)
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+PR_SET_PDEATHSIG = 1
+SETPRIV = shutil.which("setpriv")
 
 
 @dataclass(frozen=True)
@@ -89,20 +107,53 @@ async def run_tool(
     return Completed(returncode, stdout, text)
 
 
+def child_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a child gets: CHILD_ENV_NAMES of `environ` (the worker's), no more."""
+    source = os.environ if environ is None else environ
+    env = {name: source[name] for name in CHILD_ENV_NAMES if name in source}
+    env.setdefault("PATH", DEFAULT_PATH)
+    return env
+
+
 async def _start(argv: Sequence[str]) -> asyncio.subprocess.Process:
+    env = child_env()
+    program = shutil.which(argv[0], path=env["PATH"])
     try:
+        if program is None:
+            raise FileNotFoundError(argv[0])
+        wrapper, preexec = _parent_death_wrapper()
         return await asyncio.create_subprocess_exec(
-            *argv,
+            *wrapper,
+            program,
+            *argv[1:],
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            env=env,
+            preexec_fn=preexec,
         )
     except (FileNotFoundError, PermissionError) as exc:
         name = Path(argv[0]).name
         raise NotConfiguredError(
             f"{name} cannot be run ({type(exc).__name__}): install it or set {name.upper()}_PATH"
         ) from exc
+
+
+def _parent_death_wrapper() -> tuple[list[str], Callable[[], None] | None]:
+    """The argv prefix (setpriv) or, without setpriv, the preexec_fn that asks the kernel to
+    kill the child when its parent dies."""
+    if SETPRIV is not None:
+        return [SETPRIV, "--pdeathsig", "KILL", "--"], None
+    return [], (_die_with_parent if _prctl is not None else None)
+
+
+_prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)  # Linux only
+
+
+def _die_with_parent() -> None:  # pragma: no cover  (runs in the child, between fork and exec)
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:

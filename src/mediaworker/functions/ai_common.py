@@ -13,6 +13,7 @@ from mediaworker import client
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
 from mediaworker.errors import BadInputError
+from mediaworker.functions.audio_video import check_decoded
 from mediaworker.functions.steps import load_media
 from mediaworker.ids import request_hash
 from mediaworker.metering import metered
@@ -153,11 +154,15 @@ async def split_audio(
         str(listing),
         codec=codec,
         seconds=seconds,
+        max_duration_s=ctx.settings.media.max_duration_s,
     )
-    await run_tool(argv, timeout_s=ctx.settings.providers.command_timeout_s, what="ffmpeg split")
+    timeout_s = ctx.settings.providers.command_timeout_s
+    done = await run_tool(argv, timeout_s=timeout_s, what="ffmpeg split")
     chunks = parse_chunk_list(await asyncio.to_thread(listing.read_text), str(folder))
     if not chunks:
         raise BadInputError("the audio gave no chunk to transcribe")
+    limit_s = ctx.settings.media.max_duration_s
+    await check_decoded(source, probe, done, chunks[-1].end_s, limit_s=limit_s, audio_only=True)
     return chunks
 
 

@@ -1,5 +1,10 @@
 """Steps the audio and video jobs share: the row, the original, the probe, outputs, READY.
 
+A job refuses an original cut short or damaged (`processing/integrity.py`) without decoding it
+twice: a job that decodes only the start (the poster frame, the preview) runs its ffmpeg
+`scanning_end` and calls `check_end` on it; `check_decoded` checks the run of a job that
+decodes (preview, waveform, transcription).
+
 Every ffmpeg run pins the demuxer that a probe with the format whitelist found for the same
 original (`-f`), and keeps the protocol whitelist. The probe is the one `process_upload`
 recorded on the row (an original is never replaced under its key), or, for a job enqueued on
@@ -8,7 +13,9 @@ its own, a new one: each ffprobe start costs about as much as decoding a video f
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +29,7 @@ from mediaworker.db import media_facts
 from mediaworker.errors import BadInputError
 from mediaworker.functions.steps import scratch_dir
 from mediaworker.payloads import Derivative
+from mediaworker.processing import integrity
 from mediaworker.processing.ffmpeg import (
     MediaLimits,
     Probe,
@@ -32,7 +40,7 @@ from mediaworker.processing.ffmpeg import (
     require_media,
 )
 from mediaworker.storage import layout
-from mediaworker.subprocesses import run_tool
+from mediaworker.subprocesses import Completed, run_tool
 
 DT = layout.DerivativeType
 WAVEFORM_TYPES = [
@@ -98,6 +106,36 @@ async def probe_of(ctx: Context, media: media_db.Media, path: Path) -> Probe:
         with contextlib.suppress(ValueError):
             return Probe.from_summary(media.probe)
     return await probe_file(ctx, path)
+
+
+def scanning_end(argv: list[str], path: Path, probe: Probe) -> list[str]:
+    """The ffmpeg run `argv` of a job that decodes only the start of `path`, made to copy the
+    packets of its last seconds too (no decoding, no second process)."""
+    return integrity.with_end_scan(argv, str(path), probe)
+
+
+async def check_end(path: Path, probe: Probe, done: Completed) -> None:
+    """The run of a `scanning_end` argv found data up to the end the container declares, or
+    TruncatedError (DamagedError for damage it reported)."""
+    await asyncio.to_thread(integrity.check_container, str(path), probe)
+    listing = done.stdout.decode("ascii", "replace")
+    await asyncio.to_thread(integrity.check_end, probe, str(path), listing, done.stderr)
+
+
+async def check_decoded(
+    path: Path,
+    probe: Probe,
+    done: Completed,
+    decoded_s: float | None,
+    *,
+    limit_s: float,
+    audio_only: bool = False,
+) -> None:
+    """A decode of `path` (of its audio alone: `audio_only`) that reported no damage and lasted
+    as long as declared (up to `limit_s`), or TruncatedError / DamagedError."""
+    await asyncio.to_thread(integrity.check_container, str(path), probe)
+    check = functools.partial(integrity.check_decode, limit_s=limit_s, audio_only=audio_only)
+    await asyncio.to_thread(check, probe, str(path), done.stderr, decoded_s)
 
 
 async def store_outputs(ctx: Context, media_id: str, outputs: list[Output]) -> list[Derivative]:

@@ -45,8 +45,11 @@ async def generate_video_preview(ctx: Context, payload: VideoPreviewPayload) -> 
         argv = preview_argv(
             ctx.settings.media.ffmpeg_path, str(original), probe, str(clip), spec(video)
         )
-        await run_tool(argv, timeout_s=video.preview_timeout_s, what="preview encoding")
+        argv = av.scanning_end(argv, original, probe)
+        run = await run_tool(argv, timeout_s=video.preview_timeout_s, what="preview encoding")
+        await av.check_end(original, probe, run)
         made = await av.probe_file(ctx, av.non_empty(clip, "preview"), limits=False)
+        await av.check_decoded(original, probe, run, made.duration_s, limit_s=spec(video).seconds)
         width, height = made.display_size or (None, None)
         derivatives = await av.store_outputs(
             ctx, media.id, [Output(DT.PREVIEW, path=clip, width=width, height=height)]

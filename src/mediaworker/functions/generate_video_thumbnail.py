@@ -75,7 +75,8 @@ async def grab_frame(ctx: Context, original: Path, probe: Probe) -> tuple[Path, 
     """The upright frame at the chosen time, or the first frame if ffmpeg found none there.
 
     Asked for a time past the last frame, ffmpeg exits 0 and writes nothing (a container may
-    claim more than its frames hold): the output is checked, and the start tried once.
+    claim more than its frames hold): the output is checked, and the start tried once. The
+    same run copies the last seconds' packets: a file cut short is TruncatedError.
     """
     frame = original.with_name("frame.tif")
     preferred = thumbnail_at(probe, ctx.settings.video.thumbnail_at_s)
@@ -83,9 +84,12 @@ async def grab_frame(ctx: Context, original: Path, probe: Probe) -> tuple[Path, 
         argv = thumbnail_frame_argv(
             ctx.settings.media.ffmpeg_path, str(original), probe, str(frame), at_s=at_s
         )
-        await run_tool(
-            argv, timeout_s=ctx.settings.video.thumbnail_timeout_s, what="frame extraction"
+        done = await run_tool(
+            av.scanning_end(argv, original, probe),
+            timeout_s=ctx.settings.video.thumbnail_timeout_s,
+            what="frame extraction",
         )
+        await av.check_end(original, probe, done)
         if frame.is_file() and frame.stat().st_size > 0:
             return frame, at_s
     raise BadInputError("no video frame could be decoded")

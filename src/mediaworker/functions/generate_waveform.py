@@ -5,7 +5,8 @@ track; a video without audio is BAD_INPUT.
 Side effects: four objects at media/{id}/{id}-waveform_{json,dat,svg,png}.{ext}; four
 media_derivatives rows upserted; the duration as decoded, the sample rate and the channels on
 the media row; the row READY if these were the last derivatives it expected (ERROR with a code
-when the job fails for good).
+when the job fails for good). The data's sample rate is the source's up to 48 kHz: the scratch
+PCM is at most 96 KB a second of audio, whatever the input.
 Idempotency: the job id names the row (registry.py); a run that finds the four derivatives
 returns them without work, unless `force`.
 Retries: STORAGE, NETWORK, TIMEOUT retried with backoff; BAD_INPUT, NOT_FOUND fail at once.
@@ -51,7 +52,7 @@ async def generate_waveform(ctx: Context, payload: WaveformPayload) -> WaveformR
         ctx.db,
         media.id,
         duration_s=duration_s if probe.kind == "AUDIO" else None,
-        sample_rate=wave.sample_rate,
+        sample_rate=(probe.audio.sample_rate if probe.audio else None) or wave.sample_rate,
         channels=channels,
     )
     await av.finish(ctx, media.id, WAVEFORM_TYPES)
@@ -83,8 +84,12 @@ async def draw(ctx: Context, media: Media) -> tuple[Waveform, Probe]:
             str(pcm),
             max_duration_s=ctx.settings.media.max_duration_s,
         )
-        await run_tool(argv, timeout_s=audio.waveform_timeout_s, what="audio decoding")
-        wave = await ctx.cpu.run(make_waveform, str(pcm), pcm_sample_rate(probe), spec(audio))
+        done = await run_tool(argv, timeout_s=audio.waveform_timeout_s, what="audio decoding")
+        rate = pcm_sample_rate(probe)
+        decoded_s = pcm.stat().st_size / 2 / rate if pcm.is_file() else 0.0
+        limit_s = ctx.settings.media.max_duration_s
+        await av.check_decoded(original, probe, done, decoded_s, limit_s=limit_s, audio_only=True)
+        wave = await ctx.cpu.run(make_waveform, str(pcm), rate, spec(audio))
     return wave, probe
 
 

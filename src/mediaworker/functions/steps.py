@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from mediaworker import scratch
 from mediaworker.config import ImageConfig
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
@@ -35,7 +35,7 @@ THUMBNAIL_TYPES = [
 
 @asynccontextmanager
 async def scratch_dir() -> AsyncIterator[Path]:
-    path = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="mediaworker-"))
+    path = await asyncio.to_thread(scratch.make_dir)
     try:
         yield path
     finally:

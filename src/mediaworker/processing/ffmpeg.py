@@ -5,6 +5,9 @@ limit, the process killed on timeout or cancellation). Every argument list built
 
 - reads its input as a `file:` URL, so a name is never taken for a protocol or an option;
 - sets `-protocol_whitelist file,pipe`, which nested opens inherit: nothing reaches the network;
+- sets `-codec_whitelist` to CODEC_WHITELIST: only the software decoders of the codecs these
+  containers carry (and a cover picture's PNG or JPEG) may open; an exotic decoder never sees
+  an upload;
 - sets `-format_whitelist` to ACCEPTED_DEMUXERS when probing, and pins the demuxer the probe
   found with `-f` for every later run (the input format check). HLS playlists, concat lists
   and the other formats that open further files are refused before they open anything, even
@@ -28,6 +31,8 @@ from mediaworker.errors import BadInputError
 
 __all__ = [
     "ACCEPTED_DEMUXERS",
+    "CODEC_WHITELIST",
+    "MAX_PCM_SAMPLE_RATE",
     "MediaLimits",
     "NotMediaError",
     "PreviewSpec",
@@ -36,6 +41,7 @@ __all__ = [
     "check_limits",
     "decode_pcm_argv",
     "failure_reason",
+    "file_url",
     "parse_probe",
     "pcm_sample_rate",
     "preview_argv",
@@ -71,9 +77,26 @@ ACCEPTED_DEMUXERS = (
     "mpeg",
 )
 PROTOCOLS = "file,pipe"
+# Decoders (ffmpeg's names, not codecs': MP3 decodes with mp3float) an upload may reach.
+CODEC_WHITELIST = ",".join(
+    (
+        *("h264", "hevc", "vp8", "vp9", "libvpx", "libvpx-vp9", "av1", "libdav1d", "mpeg4"),
+        *("mpeg1video", "mpeg2video", "h263", "h263p", "flv", "msmpeg4", "msmpeg4v2", "wmv1"),
+        *("wmv2", "wmv3", "vc1", "prores", "theora", "mjpeg", "png", "dvvideo"),
+        *("aac", "aac_fixed", "mp3float", "mp3", "mp2float", "mp2", "opus", "libopus"),
+        *("vorbis", "libvorbis", "flac", "alac", "ac3", "ac3_fixed", "eac3", "amrnb", "amrwb"),
+        *("wmav1", "wmav2", "wmapro", "dca", "truehd", "mlp", "adpcm_ima_wav", "adpcm_ms"),
+        *("pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_s32le", "pcm_s32be"),
+        *("pcm_f32le", "pcm_f32be", "pcm_f64le", "pcm_f64be", "pcm_u8", "pcm_s8"),
+        *("pcm_alaw", "pcm_mulaw"),
+    )
+)
 IMAGE_DEMUXER = re.compile(r"^(image2|.*_pipe|gif|apng)$")
 NOT_MEDIA = "not an audio or video file this worker can read"
 DEFAULT_SAMPLE_RATE = 44100
+# The waveform's PCM never runs faster than this: a 640 kHz FLAC would otherwise make 1.28 MB
+# of scratch a second (768 MB for a 358 KB file); at 48 kHz a second is 96 KB.
+MAX_PCM_SAMPLE_RATE = 48000
 
 
 class NotMediaError(BadInputError):
@@ -207,12 +230,14 @@ def probe_argv(ffprobe: str, path: str) -> list[str]:
         PROTOCOLS,
         "-format_whitelist",
         ",".join(ACCEPTED_DEMUXERS),
+        "-codec_whitelist",
+        CODEC_WHITELIST,
         "-show_format",
         "-show_streams",
         "-of",
         "json",
         "-i",
-        _file_url(path),
+        file_url(path),
     ]
 
 
@@ -271,7 +296,10 @@ def probe_failure(stderr: str) -> NotMediaError:
         return NotMediaError(f"{NOT_MEDIA}: it is an image", refused=refused, image=True)
     if refused is not None:
         return NotMediaError(f"{NOT_MEDIA}: {refused} is not an accepted format", refused=refused)
-    return NotMediaError(f"{NOT_MEDIA}: {failure_reason(stderr)}")
+    reason = failure_reason(stderr)
+    if reason == "End of file":
+        return NotMediaError(f"{NOT_MEDIA}: truncated, it ends inside its header")
+    return NotMediaError(f"{NOT_MEDIA}: {reason}")
 
 
 def require_media(probe: Probe) -> Probe:
@@ -295,6 +323,7 @@ def failure_reason(stderr: str) -> str:
     if not lines:
         return "no reason given"
     line = re.sub(r"^\[[^\]]+ @ 0x[0-9a-f]+\]\s*", "", lines[-1])
+    line = re.sub(r"Codec \((\S+)\) not on whitelist .*", r"the \1 codec is not accepted", line)
     line = re.sub(r"(file:)?/\S+?: ", "", line)  # "file:/tmp/x/original: Invalid data ..."
     line = re.sub(r"(file:)?/\S+", "<file>", line)
     return textwrap.shorten(line, width=120, placeholder=" …")
@@ -328,21 +357,24 @@ def check_limits(probe: Probe, limits: MediaLimits) -> None:
 def decode_pcm_argv(
     ffmpeg: str, source: str, probe: Probe, output: str, *, max_duration_s: float
 ) -> list[str]:
-    """The first audio stream as mono signed 16-bit little-endian PCM at its own sample rate."""
+    """The first audio stream as mono signed 16-bit little-endian PCM, at its own sample rate
+    up to MAX_PCM_SAMPLE_RATE (resampled above it)."""
     audio = _need(probe.audio, "no audio track")
     return [
         *_head(ffmpeg),
         *_input(source, probe, duration_s=max_duration_s),
         *("-map", f"0:{audio.index}", "-vn", "-sn", "-dn"),
         *("-ac", "1", "-ar", str(pcm_sample_rate(probe))),
-        *("-c:a", "pcm_s16le", "-f", "s16le", _file_url(output)),
+        *("-c:a", "pcm_s16le", "-f", "s16le", file_url(output)),
     ]
 
 
 def pcm_sample_rate(probe: Probe) -> int:
-    """The rate `decode_pcm_argv` decodes at: the audio's own, or 44.1 kHz if unknown."""
+    """The rate `decode_pcm_argv` decodes at: the audio's own up to 48 kHz, or 44.1 kHz if
+    unknown."""
     audio = probe.audio
-    return audio.sample_rate if audio is not None and audio.sample_rate else DEFAULT_SAMPLE_RATE
+    rate = audio.sample_rate if audio is not None and audio.sample_rate else DEFAULT_SAMPLE_RATE
+    return min(rate, MAX_PCM_SAMPLE_RATE)
 
 
 def preview_argv(
@@ -371,7 +403,7 @@ def preview_argv(
         *("-pix_fmt", "yuv420p", "-profile:v", "high"),
         *audio_args,
         *("-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"),
-        *("-movflags", "+faststart", "-f", "mp4", _file_url(output)),
+        *("-movflags", "+faststart", "-f", "mp4", file_url(output)),
     ]
 
 
@@ -398,7 +430,7 @@ def thumbnail_frame_argv(
         *("-map", f"0:{video.index}", "-an", "-sn", "-dn", "-frames:v", "1"),
         *("-vf", "scale=w='trunc(iw*sar)':h=ih,setsar=1", "-pix_fmt", "rgb24"),
         *("-c:v", "tiff", "-compression_algo", "raw", "-map_metadata", "-1"),
-        *("-f", "image2", "-update", "1", _file_url(output)),
+        *("-f", "image2", "-update", "1", file_url(output)),
     ]
 
 
@@ -409,10 +441,10 @@ def _head(ffmpeg: str) -> list[str]:
 def _input(source: str, probe: Probe, *, duration_s: float | None = None) -> list[str]:
     """The input options: whitelists, the demuxer pinned, at most `duration_s` read."""
     args = ["-protocol_whitelist", PROTOCOLS, "-format_whitelist", probe.demuxer]
-    args += ["-f", probe.demuxer]
+    args += ["-codec_whitelist", CODEC_WHITELIST, "-f", probe.demuxer]
     if duration_s is not None:
         args += ["-t", f"{duration_s:.3f}"]
-    return [*args, "-i", _file_url(source)]
+    return [*args, "-i", file_url(source)]
 
 
 def _need(stream: Stream | None, what: str) -> Stream:
@@ -421,7 +453,8 @@ def _need(stream: Stream | None, what: str) -> Stream:
     return stream
 
 
-def _file_url(path: str) -> str:
+def file_url(path: str) -> str:
+    """`path` as a `file:` URL: never taken for a protocol or an option."""
     if not path.startswith("/"):
         raise ValueError(f"ffmpeg paths must be absolute, got {path!r}")
     return f"file:{path}"

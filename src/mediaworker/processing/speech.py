@@ -11,7 +11,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from mediaworker.processing.ffmpeg import PROTOCOLS, Probe
+from mediaworker.processing.ffmpeg import CODEC_WHITELIST, PROTOCOLS, Probe, file_url
 
 # Output encodings of speech: format -> (ffmpeg codec arguments, muxer, content type, ext).
 SPEECH_ENCODINGS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
@@ -50,8 +50,9 @@ def encode_argv(ffmpeg: str, wav_path: str, out_path: str, audio_format: str) ->
     codec, muxer, _, _ = SPEECH_ENCODINGS[audio_format]
     return [
         *_head(ffmpeg),
-        *("-protocol_whitelist", PROTOCOLS, "-f", "wav", "-i", _file_url(wav_path)),
-        *("-vn", "-map_metadata", "-1", *codec, "-f", muxer, _file_url(out_path)),
+        *("-protocol_whitelist", PROTOCOLS, "-codec_whitelist", "pcm_s16le"),
+        *("-f", "wav", "-i", file_url(wav_path)),
+        *("-vn", "-map_metadata", "-1", *codec, "-f", muxer, file_url(out_path)),
     ]
 
 
@@ -74,20 +75,23 @@ def chunks_argv(
     *,
     codec: str,
     seconds: int,
+    max_duration_s: float,
 ) -> list[str]:
-    """The first audio stream as 16 kHz mono chunks of `seconds`, listed in a CSV file."""
+    """The first audio stream, its first `max_duration_s` at most, as 16 kHz mono chunks of
+    `seconds`, listed in a CSV file."""
     audio = probe.audio
     if audio is None:
         raise ValueError("no audio stream")
     return [
         *_head(ffmpeg),
         *("-protocol_whitelist", PROTOCOLS, "-format_whitelist", probe.demuxer),
-        *("-f", probe.demuxer, "-i", _file_url(source)),
+        *("-codec_whitelist", CODEC_WHITELIST, "-f", probe.demuxer),
+        *("-t", f"{max_duration_s:.3f}", "-i", file_url(source)),
         *("-map", f"0:{audio.index}", "-vn", "-sn", "-dn", "-map_metadata", "-1"),
         *("-ac", "1", "-ar", str(SAMPLE_RATE), *CHUNK_CODECS[codec]),
         *("-f", "segment", "-segment_time", str(seconds), "-reset_timestamps", "1"),
-        *("-segment_list", _file_url(list_path), "-segment_list_type", "csv"),
-        _file_url(pattern),
+        *("-segment_list", file_url(list_path), "-segment_list_type", "csv"),
+        file_url(pattern),
     ]
 
 
@@ -102,9 +106,3 @@ def parse_chunk_list(text: str, folder: str) -> list[Chunk]:
 
 def _head(ffmpeg: str) -> list[str]:
     return [ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
-
-
-def _file_url(path: str) -> str:
-    if not path.startswith("/"):
-        raise ValueError(f"ffmpeg paths must be absolute, got {path!r}")
-    return f"file:{path}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import tempfile
 import wave
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from pathlib import Path
 from mediaworker.errors import BadInputError
 from mediaworker.processing.ffmpeg import parse_probe, probe_argv
 from mediaworker.processing.speech import encode_argv, espeak_argv
+from mediaworker.scratch import make_dir
 from mediaworker.subprocesses import run_tool
 
 
@@ -32,7 +32,7 @@ class Tools:
 
 @asynccontextmanager
 async def scratch() -> AsyncIterator[Path]:
-    path = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="mediaworker-ai-"))
+    path = await asyncio.to_thread(make_dir)
     try:
         yield path
     finally:
