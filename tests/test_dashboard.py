@@ -36,6 +36,7 @@ from mediaworker.db.pool import Pool
 from mediaworker.ingest import ingest_file
 from mediaworker.providers.base import Usage
 from mediaworker.queue import ledger
+from mediaworker.queue.inspect import is_queued_or_running
 from mediaworker.queue.submit import submit_job
 from mediaworker.settings import worker_options
 from mediaworker.storage.base import Storage
@@ -317,6 +318,11 @@ async def test_a_running_job_is_listed_and_cancelled_from_the_dashboard(
         )
         job = await jobs_db.get(db, "nap-long")
         after = await web.get("/dashboard/fragments/running", auth=BASIC)
+
+        async def aborted() -> bool:  # the worker has let go of it
+            return not await is_queued_or_running(redis, "nap-long")
+
+        await wait_until(aborted)
 
     assert 'data-job="nap-long"' in listed.text and ">Cancel</button>" in listed.text
     assert "nap-long cancelled" in cancelled.text
