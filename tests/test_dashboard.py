@@ -117,6 +117,14 @@ async def test_the_login_form_sets_a_strict_cookie_that_is_not_the_token(
     assert forged.status_code == 303
     assert expired.status_code == 303  # the browser may keep it; the server does not take it
 
+    signed_out = await web.post(
+        "/dashboard/logout",
+        data={"csrf": csrf_of(page)},
+        headers={"Cookie": f"{COOKIE}={cookie}"},
+    )
+    assert (signed_out.status_code, signed_out.headers["location"]) == (303, "/dashboard/login")
+    assert f'{COOKIE}=""' in signed_out.headers["set-cookie"]
+
 
 async def test_a_post_needs_the_pages_csrf_token_and_must_come_from_this_site(
     web: httpx.AsyncClient, db: Pool, redis: ArqRedis, settings: Settings
