@@ -214,3 +214,49 @@ async def http_api(settings: Settings, db: Pool, redis: ArqRedis) -> AsyncIterat
     """An API client with a producer token, on the test servers (emptied first)."""
     async with api_client(api_settings(settings)) as http:
         yield http
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def running_api_server(settings: Settings, **env: str) -> AsyncIterator[str]:
+    """`mediaworker serve` in its own process on a free loopback port, on the test servers,
+    ready (/readyz answers 200); yields its base URL. `env`: more settings (ADMIN_TOKENS=...)."""
+    import httpx
+
+    port = free_port()
+    environment = {
+        **os.environ,
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": DATABASE_URL,
+        "WORKER_STORAGE_PATH": str(settings.storage.path),
+        **env,
+    }
+    cli = Path(sys.executable).with_name("mediaworker")
+    server = await asyncio.create_subprocess_exec(
+        str(cli), "serve", "--port", str(port), env=environment, stderr=asyncio.subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+
+            async def ready() -> bool:
+                assert server.returncode is None, "mediaworker serve exited"
+                try:
+                    return (await http.get(f"{url}/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_until(ready, timeout_s=30, every_s=0.2)
+        yield url
+    finally:
+        if server.returncode is None:
+            server.terminate()
+        await server.wait()

@@ -135,7 +135,7 @@ async def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from mediaworker.dev.demo import run_demo
 
-    return await run_demo(Path(args.workdir), keep=args.keep)
+    return await run_demo(Path(args.workdir), keep=args.keep, serve=args.serve)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "run the worker on generated samples, locally")
     demo.add_argument("--workdir", default="var/demo", help="where the demo keeps its files")
     demo.add_argument("--keep", action="store_true", help="keep the demo's files afterwards")
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep a worker and the dashboard on 127.0.0.1:API_PORT until Ctrl-C",
+    )
     jobs.add_commands(sub, add)  # enqueue, failed, retry, cancel, serve
     worker = sub.add_parser("worker", help="run the worker: `arq mediaworker.WorkerSettings`")
     worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from mediaworker import registry
 from mediaworker.config import Settings
+from mediaworker.web import dashboard
 from mediaworker.web.errors import install_error_handlers
 from mediaworker.web.limits import BodyLimit
 from mediaworker.web.routes import docs, enqueue, health, jobs, media, stats
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(enqueue.router_for(registry.JOBS.values()))  # the busiest routes first
     for module in (health, stats, jobs, media):
         app.include_router(module.router)
+    dashboard.install(app)
     app.include_router(enqueue.unknown_function_router())
     if not api.public_docs:
         app.include_router(docs.router)
