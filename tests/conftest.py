@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ def settings(tmp_path: Path) -> Settings:
 async def db(migrated: None) -> AsyncIterator[Pool]:
     pool = await create_db_pool(DATABASE_URL, min_size=1, max_size=4)
     await pool.execute("TRUNCATE media, media_derivatives, job_runs CASCADE")
+    await pool.execute("TRUNCATE jobs")  # the ledger (0007)
     yield pool
     await pool.close()
 
@@ -157,3 +159,104 @@ async def wait_until(predicate: Any, *, timeout_s: float = 10, every_s: float = 
 
 from ai_jobs_support import ai_db, api  # noqa: E402, F401  (fixtures)
 from s3_stand_in import s3_endpoint, s3_storage_config  # noqa: E402, F401  (fixtures)
+
+
+async def mediaworker_cli(settings: Settings, *args: str) -> tuple[int, str]:
+    """Run the `mediaworker` command on the test servers: its exit code and output."""
+    env = {
+        **os.environ,
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": DATABASE_URL,
+        "WORKER_STORAGE_PATH": str(settings.storage.path),
+        "COLUMNS": "200",
+    }
+    cli = Path(sys.executable).with_name("mediaworker")
+    process = await asyncio.create_subprocess_exec(
+        str(cli), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode() + ("" if process.returncode in (0, 1) else err.decode())
+
+
+# --- the HTTP API (web/) -------------------------------------------------------------------
+
+PRODUCER_TOKEN = "producer-token-for-the-tests"  # noqa: S105 - a test token
+ADMIN_TOKEN = "admin-token-for-the-tests"  # noqa: S105 - a test token
+
+
+def api_settings(settings: Settings, **env: Any) -> Settings:
+    from mediaworker.config import ApiConfig
+
+    config = ApiConfig(**{"API_TOKENS": PRODUCER_TOKEN, "ADMIN_TOKENS": ADMIN_TOKEN, **env})
+    return settings.model_copy(update={"api": config})
+
+
+@contextlib.asynccontextmanager
+async def api_client(settings: Settings, token: str | None = PRODUCER_TOKEN) -> AsyncIterator[Any]:
+    """The app of `settings`, started (its lifespan), and an httpx client speaking to it."""
+    import httpx
+
+    from mediaworker.web.app import create_app
+
+    app = create_app(settings)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api.test", headers=headers
+        ) as http:
+            yield http
+
+
+@pytest.fixture
+async def http_api(settings: Settings, db: Pool, redis: ArqRedis) -> AsyncIterator[Any]:
+    """An API client with a producer token, on the test servers (emptied first)."""
+    async with api_client(api_settings(settings)) as http:
+        yield http
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def running_api_server(settings: Settings, **env: str) -> AsyncIterator[str]:
+    """`mediaworker serve` in its own process on a free loopback port, on the test servers,
+    ready (/readyz answers 200); yields its base URL. `env`: more settings (ADMIN_TOKENS=...)."""
+    import httpx
+
+    port = free_port()
+    environment = {
+        **os.environ,
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": DATABASE_URL,
+        "WORKER_STORAGE_PATH": str(settings.storage.path),
+        **env,
+    }
+    cli = Path(sys.executable).with_name("mediaworker")
+    server = await asyncio.create_subprocess_exec(
+        str(cli), "serve", "--port", str(port), env=environment, stderr=asyncio.subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+
+            async def ready() -> bool:
+                assert server.returncode is None, "mediaworker serve exited"
+                try:
+                    return (await http.get(f"{url}/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_until(ready, timeout_s=30, every_s=0.2)
+        yield url
+    finally:
+        if server.returncode is None:
+            server.terminate()
+        await server.wait()

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 from arq.connections import ArqRedis
 
-from conftest import DATABASE_URL, REDIS_URL, running_worker
+from conftest import mediaworker_cli as mediaworker
+from conftest import running_worker
 from mediaworker.config import Settings
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from test_generate_thumbnails import photo
 
 TESTDATA_BROKEN = Path(__file__).resolve().parents[2] / "shared/testdata/broken/truncated.jpg"
-
-
-async def mediaworker(settings: Settings, *args: str) -> tuple[int, str]:
-    env = {
-        **os.environ,
-        "REDIS_URL": REDIS_URL,
-        "DATABASE_URL": DATABASE_URL,
-        "WORKER_STORAGE_PATH": str(settings.storage.path),
-        "COLUMNS": "200",
-    }
-    cli = Path(sys.executable).with_name("mediaworker")
-    process = await asyncio.create_subprocess_exec(
-        str(cli), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode() + ("" if process.returncode in (0, 1) else err.decode())
 
 
 async def json_of(settings: Settings, *args: str) -> Any:

@@ -30,6 +30,7 @@ from mediaworker.events.webhooks import (
     webhook_id,
 )
 from mediaworker.ingest import ingest_file
+from mediaworker.queue.reconcile import requeue_lost
 from mediaworker.storage.base import Storage
 from webhook_receiver import Receiver, hook_config
 
@@ -299,3 +300,20 @@ def test_a_result_too_large_for_the_body_limit_is_left_out_of_the_event() -> Non
     assert small["data"]["result"] is None and small["data"]["result_omitted"] is True
     assert len(body_of(small).encode()) < 4096
     assert event_of(end, max_body_bytes=65536)["data"]["result"] == end.result
+
+
+async def test_a_ledger_job_keeps_its_webhook_url_through_a_redis_flush(
+    hooks_db: Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    settings = hook_settings(tmp_path)
+    async with Receiver([200]) as hook:
+        job = await registry.enqueue(
+            redis, "generate_thumbnails", {"media_id": "lost"}, db=hooks_db, webhook_url=hook.url
+        )
+        await redis.flushdb()  # the job is gone from Redis; its ledger row holds the target
+        assert await requeue_lost(hooks_db, redis, idle_for_s=0) == [job.job_id]
+        async with running_worker(settings):
+            await wait_until(lambda: delivered(hooks_db, job.job_id), timeout_s=30)
+    [got] = hook.verified
+    assert got.event["data"]["job_id"] == job.job_id
+    assert got.event["data"]["error"]["code"] == "NOT_FOUND"

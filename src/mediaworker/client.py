@@ -6,7 +6,9 @@
     print(await job_status(pool, job.job_id))
 
 Each helper builds its job's payload and hands it to `registry.enqueue()`, so its job id and
-default priority are the job's declaration in registry.py. The job id names the work, so
+default priority are the job's declaration in registry.py. With `db` (an asyncpg pool), the
+job is written to the ledger before Redis, so a Redis flush before its pickup loses nothing;
+without, it gets its ledger row when a worker takes it. The job id names the work, so
 enqueueing the same work twice gives one job. Without `force`, enqueueing work whose result is
 still kept returns that job, whose result holds the outputs. With `force=True`, a kept result
 is dropped and the job runs again (arq alone would silently return None); if the job is still
@@ -21,6 +23,7 @@ from arq.connections import ArqRedis
 from arq.jobs import Job
 
 from mediaworker import registry
+from mediaworker.db.pool import Pool
 from mediaworker.payloads import (
     AnalyzePhotoPayload,
     ArExportPayload,
@@ -45,17 +48,27 @@ from mediaworker.queue.inspect import job_status as job_status
 
 
 async def enqueue_thumbnails(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
+    pool: ArqRedis,
+    media_id: str,
+    *,
+    force: bool = False,
+    priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `generate_thumbnails` for one media row."""
     payload = ThumbnailsPayload(media_id=media_id, force=force)
     return await registry.enqueue(
-        pool, registry.GENERATE_THUMBNAILS.name, payload, priority=priority, force=force
+        pool, registry.GENERATE_THUMBNAILS.name, payload, priority=priority, force=force, db=db
     )
 
 
 async def enqueue_process_upload(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
+    pool: ArqRedis,
+    media_id: str,
+    *,
+    force: bool = False,
+    priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `process_upload`, the one job to enqueue after an upload.
 
@@ -64,37 +77,52 @@ async def enqueue_process_upload(
     """
     payload = ProcessUploadPayload(media_id=media_id, force=force)
     return await registry.enqueue(
-        pool, registry.PROCESS_UPLOAD.name, payload, priority=priority, force=force
+        pool, registry.PROCESS_UPLOAD.name, payload, priority=priority, force=force, db=db
     )
 
 
 async def enqueue_waveform(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
+    pool: ArqRedis,
+    media_id: str,
+    *,
+    force: bool = False,
+    priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `generate_waveform` (audio, or a video's audio)."""
     payload = WaveformPayload(media_id=media_id, force=force)
     return await registry.enqueue(
-        pool, registry.GENERATE_WAVEFORM.name, payload, priority=priority, force=force
+        pool, registry.GENERATE_WAVEFORM.name, payload, priority=priority, force=force, db=db
     )
 
 
 async def enqueue_video_preview(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
+    pool: ArqRedis,
+    media_id: str,
+    *,
+    force: bool = False,
+    priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `generate_video_preview`, a short H.264 clip of a video."""
     payload = VideoPreviewPayload(media_id=media_id, force=force)
     return await registry.enqueue(
-        pool, registry.GENERATE_VIDEO_PREVIEW.name, payload, priority=priority, force=force
+        pool, registry.GENERATE_VIDEO_PREVIEW.name, payload, priority=priority, force=force, db=db
     )
 
 
 async def enqueue_video_thumbnail(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
+    pool: ArqRedis,
+    media_id: str,
+    *,
+    force: bool = False,
+    priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `generate_video_thumbnail`, a video's poster frame in the thumbnail sizes."""
     payload = VideoThumbnailPayload(media_id=media_id, force=force)
     return await registry.enqueue(
-        pool, registry.GENERATE_VIDEO_THUMBNAIL.name, payload, priority=priority, force=force
+        pool, registry.GENERATE_VIDEO_THUMBNAIL.name, payload, priority=priority, force=force, db=db
     )
 
 
@@ -110,6 +138,7 @@ async def enqueue_generate_image(
     media_id: str | None = None,
     force: bool = False,
     priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `generate_image`, named by the id of the image to make (a new uuid unless
     given). Its result names that row; on a prompt-cache hit it holds a copy of the image made
@@ -119,18 +148,23 @@ async def enqueue_generate_image(
         prompt=prompt, media_id=media_id, size=size, quality=quality, force=force
     )
     return await registry.enqueue(
-        pool, registry.GENERATE_IMAGE.name, payload, priority=priority, force=force
+        pool, registry.GENERATE_IMAGE.name, payload, priority=priority, force=force, db=db
     )
 
 
 async def enqueue_enhance_image(
-    pool: ArqRedis, media_id: str, *, force: bool = False, priority: int | None = None
+    pool: ArqRedis,
+    media_id: str,
+    *,
+    force: bool = False,
+    priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `enhance_image`; the enhanced copy is a media row of its own
     (storage.layout.enhanced_media_id)."""
     payload = EnhanceImagePayload(media_id=media_id, force=force)
     return await registry.enqueue(
-        pool, registry.ENHANCE_IMAGE.name, payload, priority=priority, force=force
+        pool, registry.ENHANCE_IMAGE.name, payload, priority=priority, force=force, db=db
     )
 
 
@@ -141,11 +175,12 @@ async def enqueue_upscale(
     scale: UpscaleFactor = 2,
     force: bool = False,
     priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `upscale_image` (scale 2 or 4); one job per media row and scale."""
     payload = UpscalePayload(media_id=media_id, scale=scale, force=force)
     return await registry.enqueue(
-        pool, registry.UPSCALE_IMAGE.name, payload, priority=priority, force=force
+        pool, registry.UPSCALE_IMAGE.name, payload, priority=priority, force=force, db=db
     )
 
 
@@ -156,12 +191,13 @@ async def enqueue_transcription(
     language: str | None = None,
     force: bool = False,
     priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `transcribe_audio`. Every run that completes adds a transcription version;
     `force` runs again while an earlier result is kept."""
     payload = TranscribePayload(media_id=media_id, language=language)
     return await registry.enqueue(
-        pool, registry.TRANSCRIBE_AUDIO.name, payload, priority=priority, force=force
+        pool, registry.TRANSCRIBE_AUDIO.name, payload, priority=priority, force=force, db=db
     )
 
 
@@ -173,11 +209,14 @@ async def enqueue_speech(
     audio_format: SpeechFormat = "mp3",
     language: str | None = None,
     priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `synthesize_speech`, named by a hash of voice, format, language and text, so
     the same phrase asked twice is one job; its result holds the audio's URL."""
     payload = SpeechPayload(text=text, voice=voice, format=audio_format, language=language)
-    return await registry.enqueue(pool, registry.SYNTHESIZE_SPEECH.name, payload, priority=priority)
+    return await registry.enqueue(
+        pool, registry.SYNTHESIZE_SPEECH.name, payload, priority=priority, db=db
+    )
 
 
 async def enqueue_ar_export(
@@ -189,6 +228,7 @@ async def enqueue_ar_export(
     handle: bool = True,
     force: bool = False,
     priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `export_ar`: GLB, USDZ and a still of a "poster" or a "mug" with the design of
     an image media row; one job per media row and product."""
@@ -196,7 +236,7 @@ async def enqueue_ar_export(
         media_id=media_id, product=product, width_m=width_m, handle=handle, force=force
     )
     return await registry.enqueue(
-        pool, registry.EXPORT_AR.name, payload, priority=priority, force=force
+        pool, registry.EXPORT_AR.name, payload, priority=priority, force=force, db=db
     )
 
 
@@ -210,21 +250,35 @@ async def enqueue_photo_analysis(
     room_type: str | None = None,
     force: bool = False,
     priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `analyze_photo`. A DONE photo is skipped unless `force`, which adds a version.
     `room_type`, when the app knows it, is kept as a fact."""
     payload = AnalyzePhotoPayload.model_validate(
         {"media_id": media_id, "room_type": room_type, "force": force}
     )
-    return await registry.enqueue(pool, registry.ANALYZE_PHOTO.name, payload, priority=priority)
+    return await registry.enqueue(
+        pool, registry.ANALYZE_PHOTO.name, payload, priority=priority, db=db
+    )
 
 
 async def enqueue_inventory_sync(
-    pool: ArqRedis, project_id: str, *, defer_s: float | None = None, priority: int | None = None
+    pool: ArqRedis,
+    project_id: str,
+    *,
+    defer_s: float | None = None,
+    priority: int | None = None,
+    db: Pool | None = None,
 ) -> Job:
     """Enqueue `sync_inventory`. Requests made while one is queued (or deferred by `defer_s`,
     the debounce) are that one job; a kept result of an earlier run does not block a new one."""
     payload = SyncInventoryPayload(project_id=project_id)
     return await registry.enqueue(
-        pool, registry.SYNC_INVENTORY.name, payload, priority=priority, defer_s=defer_s, force=True
+        pool,
+        registry.SYNC_INVENTORY.name,
+        payload,
+        priority=priority,
+        defer_s=defer_s,
+        force=True,
+        db=db,
     )

@@ -382,6 +382,47 @@ class ArConfig(_Section):
     timeout_s: float = Field(120, gt=0, validation_alias=env("AR_TIMEOUT_S"))
 
 
+EnvSecrets = Annotated[tuple[SecretStr, ...], NoDecode]
+
+
+def _parse_secrets(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class ApiConfig(_Section):
+    """The HTTP API (`mediaworker serve`): where it listens, who may call it, body limits.
+
+    API_TOKENS may enqueue and read; ADMIN_TOKENS may also retry and cancel. With neither
+    set, every route but /healthz and /readyz answers 401 (/openapi.json and /docs too,
+    unless API_PUBLIC_DOCS=true).
+    """
+
+    host: str = Field("127.0.0.1", validation_alias=env("API_HOST"))
+    port: int = Field(8080, ge=0, le=65535, validation_alias=env("API_PORT"))
+    tokens: EnvSecrets = Field((), validation_alias=env("API_TOKENS"))
+    admin_tokens: EnvSecrets = Field((), validation_alias=env("ADMIN_TOKENS"))
+    max_body_bytes: int = Field(256 * 1024, gt=0, validation_alias=env("API_MAX_BODY_BYTES"))
+    max_upload_bytes: int = Field(2 * 1024**3, gt=0, validation_alias=env("API_MAX_UPLOAD_BYTES"))
+    max_page_size: int = Field(200, ge=1, validation_alias=env("API_MAX_PAGE_SIZE"))
+    public_docs: bool = Field(False, validation_alias=env("API_PUBLIC_DOCS"))
+
+    _secrets = field_validator("tokens", "admin_tokens", mode="before")(_parse_secrets)
+
+
+class RetentionConfig(_Section):
+    """How long the ledger keeps finished jobs (as the original deployments' removeOnComplete
+    and removeOnFail: the newest N per function whatever their age, the rest until max age),
+    and job_runs and ai_metrics rows. Active jobs are never removed."""
+
+    completed_keep: int = Field(100, ge=0, validation_alias=env("RETENTION_COMPLETED_COUNT"))
+    completed_age_s: float = Field(86400, ge=0, validation_alias=env("RETENTION_COMPLETED_AGE_S"))
+    failed_keep: int = Field(50, ge=0, validation_alias=env("RETENTION_FAILED_COUNT"))
+    failed_age_s: float = Field(7 * 86400, ge=0, validation_alias=env("RETENTION_FAILED_AGE_S"))
+    history_days: float = Field(30, gt=0, validation_alias=env("RETENTION_HISTORY_DAYS"))
+
+
 def _parse_targets(value: Any) -> Any:
     """`generate_thumbnails=https://a/hook,transcribe_audio=https://b/hook` -> a dict."""
     if isinstance(value, str):
@@ -455,6 +496,8 @@ class Settings(BaseModel):
     audio: AudioConfig = Field(default_factory=lambda: AudioConfig())
     video: VideoConfig = Field(default_factory=lambda: VideoConfig())
     ar: ArConfig = Field(default_factory=lambda: ArConfig())
+    api: ApiConfig = Field(default_factory=lambda: ApiConfig())
+    retention: RetentionConfig = Field(default_factory=lambda: RetentionConfig())
     webhooks: WebhookConfig = Field(default_factory=lambda: WebhookConfig())
     log_level: str = Field(default_factory=lambda: os.environ.get("LOG_LEVEL", "INFO").upper())
     log_format: str = Field(default_factory=lambda: os.environ.get("LOG_FORMAT", "json").lower())

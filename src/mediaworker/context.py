@@ -26,6 +26,7 @@ from mediaworker.events.outbox import OutboxWriter
 from mediaworker.logging import configure_logging
 from mediaworker.processing.pool import CpuPool
 from mediaworker.providers import Providers, build_providers
+from mediaworker.queue import workers
 from mediaworker.queue.priorities import PROMOTE_EVERY_S, promote_due
 from mediaworker.queue.tracking import Tracker
 from mediaworker.storage import open_storage
@@ -99,6 +100,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     if swept:
         log = logger.bind(worker=worker_name)
         log.info(f"removed {len(swept)} scratch folders of dead workers")
+    heartbeat = asyncio.create_task(workers.beat_forever(ctx["redis"], worker_name))
+    stack.push_async_callback(workers.stopped, ctx["redis"], worker_name)
+    stack.callback(heartbeat.cancel)  # first; killed, the key lapses within HEARTBEAT_TTL_S
     ctx[CTX_KEY] = Context(
         settings,
         db,

@@ -1,7 +1,7 @@
 """Producer-side upload: store the original, write the media row, enqueue its jobs.
 
-Used by `mediaworker ingest` and the demo; an application that stores uploads itself writes
-the row and calls `client.enqueue_*` the same way.
+Used by `mediaworker ingest`, the demo and `POST /v1/media`; an application that stores
+uploads itself writes the row and calls `client.enqueue_*` (or `submit_job`) the same way.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from pathlib import Path
 
 from arq.connections import ArqRedis
 
-from mediaworker import client
+from mediaworker import registry
 from mediaworker.db import media as media_db
+from mediaworker.db.jobs import LedgerJob
 from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError
 from mediaworker.ids import validate_id
+from mediaworker.payloads import AnalyzePhotoPayload, ProcessUploadPayload
+from mediaworker.queue.submit import submit_job
 from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 
@@ -62,9 +65,45 @@ async def ingest_file(
         validate_id(project_id, what="project_id")
     if not await asyncio.to_thread(path.is_file):
         raise BadInputError(f"{path.name}: not a file")
-    media_id = uuid.uuid4().hex
-    kind, content_type = guess_kind(path)
-    key = layout.original_key(media_id, extension(path))
+    stored = await store_upload(
+        db,
+        storage,
+        redis,
+        path,
+        media_id=uuid.uuid4().hex,
+        filename=path.name,
+        category=category,
+        project_id=project_id,
+        analyze=analyze,
+    )
+    return Ingested(stored.media, stored.job.job_id)
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    media: media_db.Media
+    job: LedgerJob
+
+
+async def store_upload(
+    db: Pool,
+    storage: Storage,
+    redis: ArqRedis,
+    path: Path,
+    *,
+    media_id: str,
+    filename: str,
+    category: str | None = None,
+    project_id: str | None = None,
+    analyze: bool = False,
+) -> StoredUpload:
+    """Store the file at `path` as the original of a new media row named `filename` (of
+    `project_id` when given), write the row, and submit its `process_upload` through the
+    ledger (so a Redis flush before it runs loses nothing); with `analyze`, an image's
+    analyze_photo too. process_upload decides what the file needs: thumbnails for an image;
+    waveform, preview and poster frame for audio and video, at their priorities."""
+    kind, content_type = guess_kind(Path(filename))
+    key = layout.original_key(media_id, extension(Path(filename)))
     stored = await storage.put_file(key, path, content_type=content_type)
     media = await media_db.insert(
         db,
@@ -72,7 +111,7 @@ async def ingest_file(
             media_id,
             kind,
             key,
-            path.name[:255],
+            filename[:255],
             content_type,
             stored.size_bytes,
             category,
@@ -80,8 +119,8 @@ async def ingest_file(
         ),
     )
     if analyze and kind == media_db.MediaKind.IMAGE:
-        await client.enqueue_photo_analysis(redis, media_id)
-    # process_upload decides what the file needs: thumbnails for an image; waveform, preview
-    # and poster frame for audio and video, at their priorities.
-    job_id = (await client.enqueue_process_upload(redis, media_id)).job_id
-    return Ingested(media, job_id)
+        analysis = AnalyzePhotoPayload.model_validate({"media_id": media_id})
+        await submit_job(db, redis, registry.ANALYZE_PHOTO.name, analysis)
+    work = ProcessUploadPayload(media_id=media_id)
+    submitted = await submit_job(db, redis, registry.PROCESS_UPLOAD.name, work)
+    return StoredUpload(media, submitted.job)

@@ -75,6 +75,20 @@ class ReconcileResult(Result):
     requeued: list[str]
 
 
+class ReconcileJobsResult(Result):
+    requeued: list[str] = Field(description="ledger jobs Redis had lost, enqueued again")
+
+
+class PruneHistoryResult(Result):
+    """Rows removed by retention (queue/retention.py)."""
+
+    succeeded: int
+    failed: int
+    cancelled: int
+    job_runs: int
+    ai_metrics: int
+
+
 # --- AI jobs -------------------------------------------------------------------------------
 
 ImageSize = Annotated[str, Field(pattern=r"^(auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4})$")]

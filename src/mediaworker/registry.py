@@ -25,7 +25,9 @@ from arq.connections import ArqRedis
 from arq.jobs import Job
 from pydantic import ValidationError
 
+from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError, MappedError, NotFoundError, map_error
+from mediaworker.events.targets import check_url
 from mediaworker.functions.hooks import (
     mark_media_failed,
     mark_photo_failed,
@@ -49,6 +51,8 @@ from mediaworker.payloads import (
     Payload,
     ProcessUploadPayload,
     ProcessUploadResult,
+    PruneHistoryResult,
+    ReconcileJobsResult,
     ReconcilePayload,
     ReconcileResult,
     RefreshInventoriesPayload,
@@ -71,8 +75,10 @@ from mediaworker.payloads import (
     WaveformPayload,
     WaveformResult,
 )
+from mediaworker.queue import keys, ledger
 from mediaworker.queue.enqueue import enqueue_job
 from mediaworker.queue.priorities import DEFAULT_PRIORITY
+from mediaworker.queue.serializer import deserialize
 
 if TYPE_CHECKING:
     from mediaworker.config import Settings
@@ -217,6 +223,24 @@ RECONCILE_MEDIA = JobDeclaration(
     external=False,
     cron=True,
 )
+RECONCILE_JOBS = JobDeclaration(
+    name="reconcile_jobs",
+    payload=ReconcilePayload,
+    result=ReconcileJobsResult,
+    job_id=(),  # cron: arq names each run
+    timeout_s=_fixed_s(60),
+    external=False,
+    cron=True,
+)
+PRUNE_HISTORY = JobDeclaration(
+    name="prune_history",
+    payload=ReconcilePayload,
+    result=PruneHistoryResult,
+    job_id=(),  # cron: arq names each run
+    timeout_s=_fixed_s(600),
+    external=False,
+    cron=True,
+)
 CLAIM_TTS_JOBS = JobDeclaration(
     name="claim_tts_jobs",
     payload=ClaimTtsPayload,
@@ -286,6 +310,8 @@ JOBS: dict[str, JobDeclaration] = {
         SYNTHESIZE_SPEECH,
         EXPORT_AR,
         RECONCILE_MEDIA,
+        RECONCILE_JOBS,
+        PRUNE_HISTORY,
         CLAIM_TTS_JOBS,
         ANALYZE_PHOTO,
         SYNC_INVENTORY,
@@ -322,6 +348,7 @@ async def enqueue(
     priority: int | None = None,
     defer_s: float | None = None,
     force: bool = False,
+    db: Pool | None = None,
     webhook_url: str | None = None,
 ) -> Job:
     """Enqueue job `name` with `payload` (a model or its fields, validated: BAD_INPUT).
@@ -329,18 +356,39 @@ async def enqueue(
     The id is `job_id` or the job's rule; the priority `priority` or the job's own. With
     `force` (or the payload's own `force`), a kept result of an earlier run does not block
     the new run; a job still queued or running is returned as it is (queue/enqueue.py).
+    With `db`, the job is written to the ledger first (queue/ledger.py), so a Redis flush
+    before its pickup loses nothing; without, it gets its ledger row when a worker takes it.
     With `webhook_url`, the job's final success or failure is POSTed there, signed
     (events/webhooks.py).
     """
     job = lookup(name)
     work = job.validate(payload)
-    return await enqueue_job(
+    job_id = validate_job_id(job_id) if job_id is not None else job.job_id_for(work)
+    priority = job.priority if priority is None else priority
+    rerun = force or bool(getattr(work, "force", False))
+    if webhook_url is not None:  # http(s) with a host, or TargetRefusedError (BAD_INPUT)
+        webhook_url = check_url(webhook_url, allow_private=True).geturl()
+    if db is None:
+        return await enqueue_job(
+            pool,
+            job.name,
+            job_id,
+            work,
+            priority=priority,
+            defer_s=defer_s,
+            rerun=rerun,
+            webhook_url=webhook_url,
+        )
+    payload_json = work.model_dump(mode="json")
+    await ledger.submit(
+        db,
         pool,
-        job.name,
-        validate_job_id(job_id) if job_id is not None else job.job_id_for(work),
-        work,
-        priority=job.priority if priority is None else priority,
+        function=job.name,
+        job_id=job_id,
+        payload=payload_json,
+        priority=priority,
         defer_s=defer_s,
-        rerun=force or bool(getattr(work, "force", False)),
+        force=rerun,
         webhook_url=webhook_url,
     )
+    return Job(job_id, pool, _queue_name=keys.QUEUE_NAME, _deserializer=deserialize)

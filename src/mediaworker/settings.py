@@ -27,6 +27,8 @@ from mediaworker.functions.generate_video_preview import generate_video_preview
 from mediaworker.functions.generate_video_thumbnail import generate_video_thumbnail
 from mediaworker.functions.generate_waveform import generate_waveform
 from mediaworker.functions.process_upload import process_upload
+from mediaworker.functions.prune_history import prune_history
+from mediaworker.functions.reconcile_jobs import reconcile_jobs
 from mediaworker.functions.reconcile_media import reconcile_media
 from mediaworker.functions.refresh_inventories import refresh_inventories
 from mediaworker.functions.requeue_webhooks import requeue_webhooks
@@ -54,6 +56,8 @@ JOB_FUNCTIONS: dict[registry.JobDeclaration, JobFunction] = {
     registry.SYNTHESIZE_SPEECH: synthesize_speech,
     registry.EXPORT_AR: export_ar,
     registry.RECONCILE_MEDIA: reconcile_media,
+    registry.RECONCILE_JOBS: reconcile_jobs,
+    registry.PRUNE_HISTORY: prune_history,
     registry.CLAIM_TTS_JOBS: claim_tts_jobs,
     registry.ANALYZE_PHOTO: analyze_photo,
     registry.SYNC_INVENTORY: sync_inventory,
@@ -76,6 +80,8 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
     reconcile = registered(registry.RECONCILE_MEDIA, settings)
     claim_tts = registered(registry.CLAIM_TTS_JOBS, settings)
     refresh = registered(registry.REFRESH_INVENTORIES, settings)
+    reconcile_ledger = registered(registry.RECONCILE_JOBS, settings)
+    prune = registered(registry.PRUNE_HISTORY, settings)
     requeue_hooks = registered(registry.REQUEUE_WEBHOOKS, settings)
     return [
         cron(
@@ -107,9 +113,28 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             keep_result=60,
         ),
         cron(
+            reconcile_ledger.coroutine,
+            name=reconcile_ledger.name,
+            second=47,
+            unique=True,
+            timeout=90,
+            max_tries=ARQ_MAX_TRIES,
+            keep_result=300,
+        ),
+        cron(
+            prune.coroutine,
+            name=prune.name,
+            minute=17,
+            second=23,
+            unique=True,
+            timeout=900,
+            max_tries=ARQ_MAX_TRIES,
+            keep_result=3600,
+        ),
+        cron(
             requeue_hooks.coroutine,
             name=requeue_hooks.name,
-            second=47,
+            second=53,
             unique=True,
             timeout=90,
             max_tries=ARQ_MAX_TRIES,
@@ -141,6 +166,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "job_completion_wait": queue.drain_timeout_s,
         "max_tries": ARQ_MAX_TRIES,
         "retry_jobs": True,
+        "allow_abort_jobs": True,  # `cancel` of a running job (queue/admin.py)
     }
 
 
@@ -168,3 +194,4 @@ class WorkerSettings:
     job_completion_wait = _OPTIONS["job_completion_wait"]
     max_tries = _OPTIONS["max_tries"]
     retry_jobs = _OPTIONS["retry_jobs"]
+    allow_abort_jobs = _OPTIONS["allow_abort_jobs"]

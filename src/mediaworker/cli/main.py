@@ -1,4 +1,5 @@
-"""`mediaworker` command: migrate, worker, ingest, media, job, stats, photo, inventory, demo.
+"""`mediaworker` command: migrate, worker, serve, ingest, enqueue, media, job, failed, retry,
+cancel, stats, photo, inventory, demo.
 
 With `--json`, a command prints JSON only, for scripts; otherwise readable tables.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from rich.table import Table
 
+from mediaworker.cli import jobs
 from mediaworker.cli import photos as photo_commands
 from mediaworker.cli.output import console, dump_json, fail, print_derivatives, print_media_table
 from mediaworker.cli.services import media_view, open_services, wait_for_media
@@ -133,7 +135,7 @@ async def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from mediaworker.dev.demo import run_demo
 
-    return await run_demo(Path(args.workdir), keep=args.keep)
+    return await run_demo(Path(args.workdir), keep=args.keep, serve=args.serve)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -175,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "run the worker on generated samples, locally")
     demo.add_argument("--workdir", default="var/demo", help="where the demo keeps its files")
     demo.add_argument("--keep", action="store_true", help="keep the demo's files afterwards")
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep a worker and the dashboard on 127.0.0.1:API_PORT until Ctrl-C",
+    )
+    jobs.add_commands(sub, add)  # enqueue, failed, retry, cancel, serve
     worker = sub.add_parser("worker", help="run the worker: `arq mediaworker.WorkerSettings`")
     worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
     worker.set_defaults(handler=None)
@@ -185,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "worker":
         return cmd_worker(args)
+    if args.command == "serve":
+        return jobs.cmd_serve(args)
     handler: Command = args.handler
     try:
         return asyncio.run(handler(args, Settings()))

@@ -76,7 +76,37 @@ async def totals(db: Pool, *, since_hours: float = 24) -> list[dict[str, Any]]:
     return [to_dict(r) for r in rows]
 
 
+async def cost_per_day(db: Pool, *, days: int = 14) -> list[dict[str, Any]]:
+    """Calls, failures, tokens and cost per UTC day, provider and model, newest day first."""
+    rows = await db.fetch(
+        """SELECT (created_at AT TIME ZONE 'UTC')::date AS day, provider, model,
+                  count(*) AS calls, count(*) FILTER (WHERE NOT success) AS failures,
+                  coalesce(sum(input_tokens), 0) AS input_tokens,
+                  coalesce(sum(output_tokens), 0) AS output_tokens,
+                  coalesce(sum(cost_usd), 0) AS cost_usd
+           FROM ai_metrics
+           WHERE created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+                               - make_interval(days => $1)
+           GROUP BY 1, 2, 3 ORDER BY day DESC, cost_usd DESC, provider, model""",
+        days - 1,
+    )
+    return [to_dict(r) for r in rows]
+
+
 def _raw_usage(usage: Usage) -> dict[str, Any]:
     """What the provider reported, plus the counts priced, so the cost can be recomputed."""
     counted = {k: v for k, v in asdict(usage).items() if v not in (None, {}) and k != "raw"}
     return {"reported": usage.raw, "counted": counted}
+
+
+async def prune(db: Pool, *, older_than_s: float, batch: int = 5000) -> int:
+    """Delete up to `batch` calls made more than `older_than_s` ago."""
+    deleted = await db.fetch(
+        """DELETE FROM ai_metrics WHERE id IN (
+               SELECT id FROM ai_metrics WHERE created_at < now() - make_interval(secs => $1)
+               LIMIT $2)
+           RETURNING id""",
+        float(older_than_s),
+        batch,
+    )
+    return len(deleted)

@@ -136,3 +136,20 @@ def jsonable(arguments: dict[str, Any]) -> dict[str, Any]:
     text, NaN and Infinity as text, NUL characters dropped (jsonb refuses both)."""
     result: dict[str, Any] = storable(json.loads(json.dumps(arguments, default=repr)))
     return result
+
+
+async def prune(db: Pool, *, older_than_s: float, batch: int = 5000) -> int:
+    """Delete up to `batch` attempts started more than `older_than_s` ago, except those of a
+    job the ledger still has queued, deferred or running."""
+    deleted = await db.fetch(
+        """DELETE FROM job_runs WHERE id IN (
+               SELECT r.id FROM job_runs r
+               WHERE r.started_at < now() - make_interval(secs => $1)
+                 AND NOT EXISTS (SELECT FROM jobs j WHERE j.job_id = r.job_id
+                                 AND j.status IN ('queued', 'deferred', 'running'))
+               LIMIT $2)
+           RETURNING id""",
+        float(older_than_s),
+        batch,
+    )
+    return len(deleted)

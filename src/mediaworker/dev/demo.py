@@ -87,7 +87,7 @@ def print_outcome(view: dict[str, Any], root: Path) -> None:
         )
 
 
-async def run_demo(workdir: Path, *, keep: bool = False) -> int:
+async def run_demo(workdir: Path, *, keep: bool = False, serve: bool = False) -> int:
     await asyncio.to_thread(_fresh_folder, workdir)
     configure_logging(os.environ.get("LOG_LEVEL", "WARNING"), os.environ.get("LOG_FORMAT", "text"))
     services = _start_services(workdir)
@@ -95,7 +95,12 @@ async def run_demo(workdir: Path, *, keep: bool = False) -> int:
         os.environ.setdefault("WORKER_STORAGE_PATH", str((workdir / "storage").resolve()))
         os.environ.setdefault("LOG_FORMAT", "text")
         os.environ.setdefault("LOG_LEVEL", "WARNING")
-        return await _run(Settings(), workdir)
+        code = await _run(Settings(), workdir)
+        if serve:
+            from mediaworker.dev.showcase import keep_serving  # the `web` extra
+
+            code = code if await keep_serving(Settings()) else 1
+        return code
     finally:
         if services is not None:
             services.stop()

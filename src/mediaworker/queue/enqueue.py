@@ -8,10 +8,11 @@ return None); a job still queued or running is returned as it is.
 
 from __future__ import annotations
 
+from typing import Any
+
 from arq.connections import ArqRedis
 from arq.jobs import Job
 
-from mediaworker.events.targets import check_url
 from mediaworker.payloads import WEBHOOK_OPTION, Payload
 from mediaworker.queue import keys
 from mediaworker.queue.inspect import is_queued_or_running
@@ -34,12 +35,38 @@ async def enqueue_job(
 
     A job not started within QUEUE_JOB_EXPIRES_S (the pool's `expires_extra_ms`) is dropped by
     arq; the reconciler enqueues its work again. `webhook_url` travels beside the payload's
-    fields as the WEBHOOK_OPTION (checked: http(s) with a host; its address is checked when
-    the event is delivered).
+    fields as the WEBHOOK_OPTION (the wrapper takes it out; its address is checked when the
+    event is delivered).
     """
     kwargs = payload.model_dump(mode="json")
-    if webhook_url is not None:
-        kwargs[WEBHOOK_OPTION] = check_url(webhook_url, allow_private=True).geturl()
+    await enqueue_kwargs(
+        pool,
+        function,
+        job_id,
+        kwargs,
+        priority=priority,
+        defer_s=defer_s,
+        rerun=rerun,
+        webhook_url=webhook_url,
+    )
+    return Job(job_id, pool, _queue_name=keys.QUEUE_NAME, _deserializer=deserialize)
+
+
+async def enqueue_kwargs(
+    pool: ArqRedis,
+    function: str,
+    job_id: str,
+    kwargs: dict[str, Any],
+    *,
+    priority: int = DEFAULT_PRIORITY,
+    defer_s: float | None = None,
+    rerun: bool = False,
+    webhook_url: str | None = None,
+) -> bool:
+    """`enqueue_job` for arguments already validated (the ledger's payloads); False when the
+    job id is taken: queued or running, or, without `rerun`, its result kept."""
+    if webhook_url is not None:  # checked by registry.enqueue; delivery checks it again
+        kwargs = {**kwargs, WEBHOOK_OPTION: webhook_url}
     expires_s = pool.expires_extra_ms / 1000
 
     async def add() -> bool:
@@ -47,7 +74,9 @@ async def enqueue_job(
             pool, function, job_id, kwargs, priority=priority, expires_s=expires_s, defer_s=defer_s
         )
 
-    if not await add() and rerun and not await is_queued_or_running(pool, job_id):
+    if await add():
+        return True
+    if rerun and not await is_queued_or_running(pool, job_id):
         await pool.delete(keys.result_key(job_id))
-        await add()
-    return Job(job_id, pool, _queue_name=keys.QUEUE_NAME, _deserializer=deserialize)
+        return await add()
+    return False

@@ -38,6 +38,12 @@ PRIORITY_SEQ = f"{PREFIX}priority:seq"
 DEFERRED = f"{PREFIX}deferred"  # zset {job_id: due time in ms}
 DEFERRED_PRIORITY = f"{PREFIX}deferred:priority"  # hash {job_id: priority}
 
+# Live workers (queue/workers.py): {name: JSON}, each refreshed by its worker every
+# HEARTBEAT_EVERY_S and kept HEARTBEAT_TTL_S, so a dead worker drops out within that time.
+WORKER_PREFIX = f"{PREFIX}worker:"
+HEARTBEAT_EVERY_S = 5.0
+HEARTBEAT_TTL_S = 15.0
+
 # How long arq keeps a job's in-progress key between heartbeats. A worker killed with
 # `kill -9` leaves the key behind; another worker takes the job once it lapses.
 IN_PROGRESS_TTL_S = 15.0

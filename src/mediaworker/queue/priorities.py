@@ -25,7 +25,6 @@ from typing import Any
 
 from arq.connections import ArqRedis
 from arq.jobs import serialize_job
-from redis.exceptions import WatchError
 
 from mediaworker.queue import keys
 
@@ -50,6 +49,27 @@ def priority_of(score: float | None) -> int | None:
     return int(score // LEVEL)
 
 
+# arq's enqueue with our score, in one round trip: refused when the job id is taken (its job
+# key or kept result exists), else the job key with its lifetime, and the job in the queue at
+# its priority score, or, deferred, at its time score and in the deferred set. Scores stay
+# below 10^13, within the 14 digits a Lua number keeps when Redis turns it into text.
+_ENQUEUE = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+  return 0
+end
+local seq = redis.call('INCR', KEYS[4]) % tonumber(ARGV[5])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if tonumber(ARGV[4]) > 0 then
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6])
+  redis.call('ZADD', KEYS[5], ARGV[7], ARGV[6])
+  redis.call('HSET', KEYS[6], ARGV[6], ARGV[3])
+else
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[3]) * tonumber(ARGV[5]) + seq, ARGV[6])
+end
+return 1
+"""
+
+
 async def enqueue_at_priority(
     pool: ArqRedis,
     function: str,
@@ -62,28 +82,29 @@ async def enqueue_at_priority(
 ) -> bool:
     """arq's enqueue_job with our score; False when the job id is taken (queued or kept)."""
     check_priority(priority)
-    job_key = keys.ARQ_JOB_PREFIX + job_id
     now_ms = int(time.time() * 1000)
-    async with pool.pipeline(transaction=True) as pipe:
-        await pipe.watch(job_key)
-        if await pipe.exists(job_key, keys.result_key(job_id)):
-            await pipe.reset()  # type: ignore[no-untyped-call]
-            return False
-        seq = int(await pool.incr(keys.PRIORITY_SEQ)) % LEVEL
-        job = serialize_job(function, (), kwargs, None, now_ms, serializer=pool.job_serializer)
-        pipe.multi()  # type: ignore[no-untyped-call]
-        pipe.psetex(job_key, int((expires_s + (defer_s or 0)) * 1000), job)
-        if defer_s:
-            pipe.zadd(keys.QUEUE_NAME, {job_id: now_ms + int((defer_s + PROMOTE_GRACE_S) * 1000)})
-            pipe.zadd(keys.DEFERRED, {job_id: now_ms + int(defer_s * 1000)})
-            pipe.hset(keys.DEFERRED_PRIORITY, job_id, str(priority))
-        else:
-            pipe.zadd(keys.QUEUE_NAME, {job_id: priority * LEVEL + seq})
-        try:
-            await pipe.execute()
-        except WatchError:
-            return False
-    return True
+    job = serialize_job(function, (), kwargs, None, now_ms, serializer=pool.job_serializer)
+    time_score = now_ms + int((defer_s + PROMOTE_GRACE_S) * 1000) if defer_s else 0
+    added = await pool.register_script(_ENQUEUE)(
+        keys=[
+            keys.ARQ_JOB_PREFIX + job_id,
+            keys.result_key(job_id),
+            keys.QUEUE_NAME,
+            keys.PRIORITY_SEQ,
+            keys.DEFERRED,
+            keys.DEFERRED_PRIORITY,
+        ],
+        args=[
+            job,
+            int((expires_s + (defer_s or 0)) * 1000),
+            priority,
+            time_score,
+            LEVEL,
+            job_id,
+            now_ms + int((defer_s or 0) * 1000),
+        ],
+    )
+    return bool(added)
 
 
 async def defer_retry(pool: ArqRedis, job_id: str, *, priority: int, defer_s: float) -> float:

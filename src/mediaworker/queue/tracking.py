@@ -5,7 +5,8 @@ but no job waits for either: the wrapper hands a `RunRecord` to the `Tracker`, a
 per worker do the rest:
 
 - the writer, about `COALESCE_S` after something changed: all new and finished attempts in one
-  Postgres upsert (keyed by `run_key`), and the stats counters in one Redis pipeline;
+  Postgres upsert (keyed by `run_key`), beside it the newest state of each job in the ledger
+  (`jobs`, db/jobs.py) in one more, and the stats counters in one Redis pipeline;
 - the lease keeper, when a job starts and every IN_PROGRESS_REFRESH_S: the in-progress keys of
   every job running here, set to IN_PROGRESS_TTL_S, so a job of a worker killed with `kill -9`
   is taken by another worker within that time. It only talks to Redis: a stalled database,
@@ -34,7 +35,9 @@ from arq.connections import ArqRedis
 from loguru import logger
 
 from mediaworker.db import job_runs
+from mediaworker.db import jobs as jobs_db
 from mediaworker.db.job_runs import RunStatus
+from mediaworker.db.jobs import JobEvent
 from mediaworker.db.pool import Pool
 from mediaworker.errors import MappedError, map_error
 from mediaworker.queue import keys
@@ -69,6 +72,7 @@ class Tracker:
         self.db = db
         self.redis = redis
         self._pending: dict[uuid.UUID, RunRecord] = {}
+        self._events: dict[str, JobEvent] = {}  # the newest per job id
         self._running: set[str] = set()
         self._counts: Counter[tuple[str, str]] = Counter()
         self._wake = asyncio.Event()
@@ -97,6 +101,10 @@ class Tracker:
         self._pending[run.run_key] = run
         self._wake.set()
 
+    def ledger(self, event: JobEvent) -> None:
+        self._events[event.job_id] = event
+        self._wake.set()
+
     def count(self, stats_key: str, function: str) -> None:
         self._counts[(stats_key, function)] += 1
 
@@ -105,13 +113,15 @@ class Tracker:
         except a row the database refuses for what it holds (see `_write_runs`)."""
         async with self._lock:
             runs, self._pending = self._pending, {}
+            events, self._events = self._events, {}
             counts, self._counts = self._counts, Counter()
             results = await asyncio.gather(
                 self._write_runs(list(runs.values())),
                 self._redis_round(counts),
+                self._write_events(list(events.values())),
                 return_exceptions=True,
             )
-        unwritten, counted = results
+        unwritten, counted, recorded = results
         if isinstance(unwritten, BaseException):  # not expected: _write_runs keeps, not raises
             unwritten = list(runs.values())
         self._pending = {**{r.run_key: r for r in unwritten}, **self._pending}
@@ -119,6 +129,9 @@ class Tracker:
         if isinstance(counted, BaseException):
             self._counts.update(counts)
             _warn_not_written(counted)
+        if isinstance(recorded, BaseException):  # not expected: _write_events keeps
+            recorded = list(events.values())
+        self._events = {**{e.job_id: e for e in recorded}, **self._events}
 
     def _bound_pending(self) -> None:
         """While the database is away rows wait here; past MAX_PENDING_RUNS the oldest go."""
@@ -163,6 +176,29 @@ class Tracker:
                     return
                 _log_refused(run, exc, "tried again without its arguments")
                 run.unwritable = True  # and so are its later writes (its end)
+
+    async def _write_events(self, events: list[JobEvent]) -> list[JobEvent]:
+        """Ledger updates in one statement; those to try again next round. A state the
+        database refuses for what it holds is dropped alone and logged."""
+        try:
+            await jobs_db.record(self.db, events)
+            return []
+        except Exception as exc:
+            if not job_runs.cannot_store(exc):
+                _warn_not_written(exc)
+                return events
+        unwritten = []
+        for event in events:
+            try:
+                await jobs_db.record(self.db, [event])
+            except Exception as exc:
+                if not job_runs.cannot_store(exc):
+                    unwritten.append(event)
+                    continue
+                logger.bind(job_id=event.job_id[:80]).error(
+                    f"ledger update dropped: {map_error(exc).message}"
+                )
+        return unwritten
 
     async def _redis_round(self, counts: Counter[tuple[str, str]]) -> None:
         if not counts:

@@ -43,10 +43,11 @@ from mediaworker import metrics
 from mediaworker.context import Context, get_context
 from mediaworker.db import job_runs
 from mediaworker.db.job_runs import RunStatus
+from mediaworker.db.jobs import JobStatus
 from mediaworker.errors import ErrorCode, JobFailedError, MappedError, backoff_s, map_error
 from mediaworker.events import progress, webhooks
 from mediaworker.payloads import WEBHOOK_OPTION, Payload
-from mediaworker.queue import keys, priorities
+from mediaworker.queue import keys, ledger, priorities
 from mediaworker.queue.tracking import RunRecord
 
 ARQ_MAX_TRIES = 1_000_000
@@ -167,6 +168,7 @@ async def _attempt(
     try:
         payload = spec.payload_model.model_validate(kwargs)
         await _count_attempt(ctx, job, run)
+        ledger.report(ctx.tracker, run, job.score, JobStatus.RUNNING)
         _CURRENT_RUN.set(RunInfo(job.job_id, spec.name, run.attempt, job.enqueued_at))
         log = log.bind(attempt=run.attempt)
         log.debug("job started")
@@ -184,15 +186,16 @@ async def _attempt(
         raise AssertionError("unreachable") from None  # _after_failure always raises
     else:
         _finish(ctx, run, RunStatus.SUCCEEDED)
+        outcome = result.model_dump(mode="json")
+        ledger.report(ctx.tracker, run, job.score, JobStatus.SUCCEEDED, result=outcome)
         ctx.tracker.count(keys.STATS_COMPLETED, spec.name)
         metrics.JOBS.labels(spec.name, "succeeded").inc()
         # DEBUG: a log line costs loguru ~45 us, a third of what tracking may cost in all;
         # every attempt is in job_runs and the metrics anyway. Failures log at WARNING+.
         log.bind(outcome="succeeded", duration_ms=_ms_since(started)).debug("job succeeded")
-        data = result.model_dump(mode="json")
         await progress.finish()
-        _job_ended(spec, ctx, job, run, result=data)
-        return data
+        _job_ended(spec, ctx, job, run, result=outcome)
+        return outcome
     finally:
         metrics.JOBS_RUNNING.labels(spec.name).dec()
         metrics.JOB_SECONDS.labels(spec.name).observe(time.perf_counter() - started)
@@ -231,6 +234,7 @@ async def _after_failure(
     if error.throttled:  # our rate limiter: wait for a slot, not an attempt
         arq_defer_s = await _defer(ctx, job, error.retry_after_s or 1.0)
         _finish(ctx, run, RunStatus.DEFERRED, error)
+        ledger.report(ctx.tracker, run, job.score, JobStatus.DEFERRED, error=error, tried=False)
         metrics.RATE_LIMIT_DEFERRALS.labels(spec.name).inc()
         log.bind(outcome="deferred", defer_s=round(error.retry_after_s or 1.0, 2)).info(
             error.message
@@ -242,12 +246,14 @@ async def _after_failure(
             defer_s = backoff_s(run.attempt, base_ms=ctx.settings.queue.backoff_delay_ms)
         arq_defer_s = await _defer(ctx, job, defer_s)
         _finish(ctx, run, RunStatus.RETRYING, error)
+        ledger.report(ctx.tracker, run, job.score, JobStatus.DEFERRED, error=error)
         ctx.tracker.count(keys.STATS_RETRIED, spec.name)
         metrics.JOBS.labels(spec.name, "retrying").inc()
         metrics.JOB_RETRIES.labels(spec.name, error.code.value).inc()
         log.bind(outcome="retrying", defer_s=round(defer_s, 2)).warning(error.message)
         raise Retry(defer=arq_defer_s)
     _finish(ctx, run, RunStatus.FAILED, error)
+    ledger.report(ctx.tracker, run, job.score, JobStatus.FAILED, error=error)
     if spec.on_failure is not None and payload is not None:
         try:
             await spec.on_failure(ctx, payload, error)
