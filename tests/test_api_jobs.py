@@ -116,6 +116,7 @@ async def test_a_job_is_polled_to_its_result(
     assert (job["state"], job["attempts"], job["error"]) == ("succeeded", 1, None)
     assert job["result"]["url"] and job["result"]["content_type"] == "audio/mpeg"
     assert job["started_at"] and job["finished_at"]
+    assert job["progress"] == {"fraction": 1.0, "stage": "done"}, "ctx.progress() (events/)"
 
 
 async def test_failed_jobs_are_listed_retried_and_cancelled_by_an_admin(

@@ -10,9 +10,10 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db.jobs import JobStatus
 from mediaworker.errors import NotFoundError
+from mediaworker.events.progress import read as read_progress
 from mediaworker.queue import admin
 from mediaworker.web.auth import Admin, Producer
-from mediaworker.web.schemas import JOB_ID_PATTERN, JobPage, JobView, Retried
+from mediaworker.web.schemas import JOB_ID_PATTERN, JobPage, JobView, ProgressView, Retried
 from mediaworker.web.services import ServicesDep
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -59,7 +60,10 @@ async def get_job(services: ServicesDep, job_id: JobId) -> JobView:
     job = await jobs_db.get(services.db, job_id)
     if job is None:
         raise NotFoundError(f"no job {job_id!r}")
-    return JobView.of(job)
+    reported = await read_progress(services.redis, job_id)  # ctx.progress() (events/)
+    if reported is None:
+        return JobView.of(job)
+    return JobView.of(job, ProgressView(fraction=reported.fraction, stage=reported.stage))
 
 
 @router.post("/{job_id}/retry", dependencies=[Admin], responses={**NOT_FOUND, **CONFLICT})
