@@ -33,6 +33,7 @@ from mediaworker.db import jobs as jobs_db
 from mediaworker.db import media as media_db
 from mediaworker.db import transcriptions as transcriptions_db
 from mediaworker.db.pool import Pool
+from mediaworker.events import progress
 from mediaworker.ingest import ingest_file
 from mediaworker.providers.base import Usage
 from mediaworker.queue import ledger
@@ -317,6 +318,7 @@ async def test_a_running_job_is_listed_and_cancelled_from_the_dashboard(
             return job is not None and job.status == "running"
 
         await wait_until(running)
+        await progress.Reporter(redis, "nap-long").report(0.4, "napping")  # as ctx.progress
         listed = await web.get("/dashboard/fragments/running", auth=BASIC)
         csrf = csrf_of(listed)
         cancelled = await web.post(
@@ -333,6 +335,7 @@ async def test_a_running_job_is_listed_and_cancelled_from_the_dashboard(
         await wait_until(aborted)
 
     assert 'data-job="nap-long"' in listed.text and ">Cancel</button>" in listed.text
+    assert '<progress max="100" value="40">' in listed.text and "napping" in listed.text
     assert "nap-long cancelled" in cancelled.text
     assert job is not None and job.status == "cancelled"
     assert "Nothing running." in after.text

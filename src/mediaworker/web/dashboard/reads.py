@@ -5,10 +5,8 @@ ledger (db/jobs.py), job_runs, ai_metrics, media and its outputs, worker heartbe
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +22,7 @@ from mediaworker.db import transcriptions as transcriptions_db
 from mediaworker.db.jobs import JobStatus, LedgerJob
 from mediaworker.db.media import Media
 from mediaworker.db.transcriptions import Transcription
+from mediaworker.events.progress import read as read_progress
 from mediaworker.ids import ID_PATTERN
 from mediaworker.payloads import Derivative
 from mediaworker.queue.workers import WorkerInfo, alive_workers
@@ -46,29 +45,10 @@ class Bar:
         return round(self.fraction * 100)
 
 
-ProgressReader = Callable[[ArqRedis, str], Awaitable[Any]]
-
-
-def _progress_reader() -> ProgressReader | None:
-    """HOOK: job progress comes with the `events` branch (events/progress.py `read`, a Redis
-    key per job). Until it is merged, running jobs show their state without a bar. Once it
-    is, import `read` directly here."""
-    try:
-        module = importlib.import_module("mediaworker.events.progress")
-    except ImportError:
-        return None
-    reader: ProgressReader = module.read
-    return reader
-
-
-_READ_PROGRESS = _progress_reader()
-
-
 async def progress_of(redis: ArqRedis, job_id: str) -> Bar | None:
-    if _READ_PROGRESS is None:
-        return None
-    found = await _READ_PROGRESS(redis, job_id)
-    return None if found is None else Bar(float(found.fraction), found.stage)
+    """The job's latest `ctx.progress()` (events/progress.py), or None if it reported none."""
+    found = await read_progress(redis, job_id)
+    return None if found is None else Bar(found.fraction, found.stage)
 
 
 @dataclass(frozen=True)
