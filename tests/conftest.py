@@ -157,6 +157,7 @@ async def wait_until(predicate: Any, *, timeout_s: float = 10, every_s: float = 
             await asyncio.sleep(every_s)
 
 
+from ai_jobs_support import ai_db, api  # noqa: E402, F401  (fixtures)
 from s3_stand_in import s3_endpoint, s3_storage_config  # noqa: E402, F401  (fixtures)
 
 
@@ -184,10 +185,10 @@ PRODUCER_TOKEN = "producer-token-for-the-tests"  # noqa: S105 - a test token
 ADMIN_TOKEN = "admin-token-for-the-tests"  # noqa: S105 - a test token
 
 
-def api_settings(settings: Settings, **api: Any) -> Settings:
+def api_settings(settings: Settings, **options: Any) -> Settings:
     from mediaworker.config import ApiConfig
 
-    config = ApiConfig(**{"API_TOKENS": PRODUCER_TOKEN, "ADMIN_TOKENS": ADMIN_TOKEN, **api})
+    config = ApiConfig(**{"API_TOKENS": PRODUCER_TOKEN, "ADMIN_TOKENS": ADMIN_TOKEN, **options})
     return settings.model_copy(update={"api": config})
 
 
@@ -209,8 +210,9 @@ async def api_client(settings: Settings, token: str | None = PRODUCER_TOKEN) -> 
 
 
 @pytest.fixture
-async def api(settings: Settings, db: Pool, redis: ArqRedis) -> AsyncIterator[Any]:
-    """An API client with a producer token, on the test servers (emptied first)."""
+async def http_api(settings: Settings, db: Pool, redis: ArqRedis) -> AsyncIterator[Any]:
+    """An API client with a producer token, on the test servers (emptied first). (`api` is
+    the AI stand-ins, ai_jobs_support.py.)"""
     async with api_client(api_settings(settings)) as http:
         yield http
 

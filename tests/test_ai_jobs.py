@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ import pytest
 import pyvips
 from arq.connections import ArqRedis
 
+from ai_jobs_support import photo, result_of, upload
 from ai_stand_ins import KEYS, TRANSCRIPT, AiStandIn, ai_settings
 from conftest import TESTDATA, run_burst
 from mediaworker import client, registry
@@ -26,45 +25,14 @@ from mediaworker.db.pool import Pool
 from mediaworker.payloads import ClaimTtsPayload
 from mediaworker.queue import keys
 from mediaworker.queue.enqueue import enqueue_job
-from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
-from test_providers_local import photo, probe_seconds
+from test_providers_local import probe_seconds
 
 JFK_MP3 = TESTDATA / "audio" / "speech_jfk_16k_mono.mp3"
 
 
-@pytest.fixture
-async def ai_db(db: Pool) -> Pool:
-    await db.execute("TRUNCATE ai_metrics, tts_jobs")
-    return db
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[AiStandIn]:
-    async with AiStandIn() as stand_in:
-        yield stand_in
-
-
-async def upload(db: Pool, storage: Storage, path: Path, kind: str = "IMAGE") -> media_db.Media:
-    """An upload's row and original, as a producer writes them (no job enqueued)."""
-    media_id = uuid.uuid4().hex
-    key = layout.original_key(media_id, path.suffix)
-    stored = await storage.put_file(key, path, content_type="application/octet-stream")
-    new = media_db.NewMedia(
-        media_id, media_db.MediaKind(kind), key, path.name, None, stored.size_bytes
-    )
-    return await media_db.insert(db, new)
-
-
 async def metrics_rows(db: Pool) -> list[dict[str, Any]]:
     return [dict(r) for r in await db.fetch("SELECT * FROM ai_metrics ORDER BY id")]
-
-
-async def result_of(job: Any) -> dict[str, Any]:
-    info = await job.result_info()
-    assert info is not None and info.success, info
-    result: dict[str, Any] = info.result
-    return result
 
 
 # --- generate_image --------------------------------------------------------------------------
@@ -114,10 +82,10 @@ async def test_the_prompt_cache_saves_the_second_call_unless_turned_off(
     await run_burst(configured)
 
     one, two = await result_of(first), await result_of(second)
-    if ttl_s:
-        assert two["cached"] and two["media_id"] == one["media_id"]
+    if ttl_s:  # a copy in the second job's own row
+        assert two["cached"] and two["media_id"] != one["media_id"]
         assert len(api.calls("images.generate")) == 1 and len(await metrics_rows(ai_db)) == 1
-        assert await ai_db.fetchval("SELECT count(*) FROM media") == 1
+        assert await ai_db.fetchval("SELECT count(*) FROM media") == 2
     else:
         assert not two["cached"] and two["media_id"] != one["media_id"]
         assert len(api.calls("images.generate")) == 2

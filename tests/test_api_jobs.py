@@ -22,10 +22,10 @@ async def queued_in_redis(redis: ArqRedis) -> int:
 
 
 async def test_a_job_is_enqueued_once_by_its_id(
-    api: httpx.AsyncClient, db: Pool, redis: ArqRedis
+    http_api: httpx.AsyncClient, db: Pool, redis: ArqRedis
 ) -> None:
-    first = await api.post("/v1/jobs/generate_thumbnails", json={"media_id": "m1"})
-    again = await api.post("/v1/jobs/generate_thumbnails", json={"media_id": "m1"})
+    first = await http_api.post("/v1/jobs/generate_thumbnails", json={"media_id": "m1"})
+    again = await http_api.post("/v1/jobs/generate_thumbnails", json={"media_id": "m1"})
 
     assert first.status_code == 202, first.text
     assert again.status_code == 200
@@ -37,8 +37,8 @@ async def test_a_job_is_enqueued_once_by_its_id(
     assert await queued_in_redis(redis) == 1
 
 
-async def test_the_options_beside_the_payload(api: httpx.AsyncClient, db: Pool) -> None:
-    answer = await api.post(
+async def test_the_options_beside_the_payload(http_api: httpx.AsyncClient, db: Pool) -> None:
+    answer = await http_api.post(
         "/v1/jobs/synthesize_speech",
         json={
             "text": "later",
@@ -73,9 +73,9 @@ async def test_the_options_beside_the_payload(api: httpx.AsyncClient, db: Pool) 
     ],
 )
 async def test_a_bad_enqueue_gets_a_clear_4xx_and_enqueues_nothing(
-    api: httpx.AsyncClient, db: Pool, redis: ArqRedis, path: str, body: Any, status: int
+    http_api: httpx.AsyncClient, db: Pool, redis: ArqRedis, path: str, body: Any, status: int
 ) -> None:
-    answer = await api.post(path, json=body)
+    answer = await http_api.post(path, json=body)
 
     assert answer.status_code == status, answer.text
     error = answer.json()["error"]
@@ -87,14 +87,14 @@ async def test_a_bad_enqueue_gets_a_clear_4xx_and_enqueues_nothing(
 
 
 async def test_a_body_that_is_not_json_is_refused(
-    api: httpx.AsyncClient, db: Pool, redis: ArqRedis
+    http_api: httpx.AsyncClient, db: Pool, redis: ArqRedis
 ) -> None:
     for content, content_type in (
         (b'{"media_id": "m1"', "application/json"),
         (b"media_id=m1", "application/x-www-form-urlencoded"),
         (b"\xff\xfe\x00", "application/json"),
     ):
-        answer = await api.post(
+        answer = await http_api.post(
             "/v1/jobs/generate_thumbnails", content=content, headers={"Content-Type": content_type}
         )
         assert answer.status_code in (400, 422), (content, answer.text)
@@ -103,31 +103,35 @@ async def test_a_body_that_is_not_json_is_refused(
     assert await queued_in_redis(redis) == 0
 
 
-async def test_a_job_is_polled_to_its_result(api: httpx.AsyncClient, settings: Settings) -> None:
-    job_id = (await api.post("/v1/jobs/synthesize_speech", json={"text": "hello"})).json()["job_id"]
+async def test_a_job_is_polled_to_its_result(
+    http_api: httpx.AsyncClient, settings: Settings
+) -> None:
+    job_id = (await http_api.post("/v1/jobs/synthesize_speech", json={"text": "hello"})).json()[
+        "job_id"
+    ]
 
     await run_burst(settings)
 
-    job = (await api.get(f"/v1/jobs/{job_id}")).json()
+    job = (await http_api.get(f"/v1/jobs/{job_id}")).json()
     assert (job["state"], job["attempts"], job["error"]) == ("succeeded", 1, None)
     assert job["result"]["url"] and job["result"]["content_type"] == "audio/mpeg"
     assert job["started_at"] and job["finished_at"]
 
 
 async def test_failed_jobs_are_listed_retried_and_cancelled_by_an_admin(
-    api: httpx.AsyncClient, settings: Settings
+    http_api: httpx.AsyncClient, settings: Settings
 ) -> None:
     for media_id in ("gone-1", "gone-2"):  # no such media rows: NOT_FOUND, not retried
-        await api.post("/v1/jobs/generate_thumbnails", json={"media_id": media_id})
+        await http_api.post("/v1/jobs/generate_thumbnails", json={"media_id": media_id})
     await run_burst(settings)
 
-    failed = (await api.get("/v1/jobs", params={"state": "failed"})).json()
-    retried = await api.post("/v1/jobs/thumbnails-gone-1/retry", headers=ADMIN)
-    not_failed = await api.post("/v1/jobs/thumbnails-gone-1/retry", headers=ADMIN)
-    cancelled = await api.delete("/v1/jobs/thumbnails-gone-1", headers=ADMIN)
-    cancelled_again = await api.delete("/v1/jobs/thumbnails-gone-1", headers=ADMIN)
-    unknown = await api.post("/v1/jobs/no-such-job/retry", headers=ADMIN)
-    all_failed = await api.post("/v1/jobs/retry-failed", headers=ADMIN)
+    failed = (await http_api.get("/v1/jobs", params={"state": "failed"})).json()
+    retried = await http_api.post("/v1/jobs/thumbnails-gone-1/retry", headers=ADMIN)
+    not_failed = await http_api.post("/v1/jobs/thumbnails-gone-1/retry", headers=ADMIN)
+    cancelled = await http_api.delete("/v1/jobs/thumbnails-gone-1", headers=ADMIN)
+    cancelled_again = await http_api.delete("/v1/jobs/thumbnails-gone-1", headers=ADMIN)
+    unknown = await http_api.post("/v1/jobs/no-such-job/retry", headers=ADMIN)
+    all_failed = await http_api.post("/v1/jobs/retry-failed", headers=ADMIN)
 
     assert [j["job_id"] for j in failed["jobs"]] == ["thumbnails-gone-2", "thumbnails-gone-1"]
     assert failed["jobs"][0]["error"]["code"] == "NOT_FOUND"
@@ -140,14 +144,14 @@ async def test_failed_jobs_are_listed_retried_and_cancelled_by_an_admin(
 
 
 async def test_stats_per_function_in_the_original_shape(
-    api: httpx.AsyncClient, settings: Settings
+    http_api: httpx.AsyncClient, settings: Settings
 ) -> None:
-    await api.post("/v1/jobs/generate_thumbnails", json={"media_id": "gone"})
+    await http_api.post("/v1/jobs/generate_thumbnails", json={"media_id": "gone"})
     await run_burst(settings)
-    await api.post("/v1/jobs/synthesize_speech", json={"text": "soon", "defer_s": 600})
-    await api.post("/v1/jobs/synthesize_speech", json={"text": "now"})
+    await http_api.post("/v1/jobs/synthesize_speech", json={"text": "soon", "defer_s": 600})
+    await http_api.post("/v1/jobs/synthesize_speech", json={"text": "now"})
 
-    stats = (await api.get("/v1/stats")).json()
+    stats = (await http_api.get("/v1/stats")).json()
 
     assert stats["functions"]["generate_thumbnails"] == {
         "waiting": 0, "active": 0, "delayed": 0, "completed": 0, "failed": 1,
@@ -159,9 +163,11 @@ async def test_stats_per_function_in_the_original_shape(
     assert stats["workers_alive"] == 0  # the burst worker has stopped
 
 
-async def test_stats_count_the_workers_alive(api: httpx.AsyncClient, settings: Settings) -> None:
+async def test_stats_count_the_workers_alive(
+    http_api: httpx.AsyncClient, settings: Settings
+) -> None:
     async def alive() -> int:
-        return int((await api.get("/v1/stats")).json()["workers_alive"])
+        return int((await http_api.get("/v1/stats")).json()["workers_alive"])
 
     async with running_worker(settings):
         await wait_until(lambda: _equals(alive(), 1))

@@ -14,11 +14,11 @@ from mediaworker.db.pool import Pool
 
 
 async def test_an_uploaded_photo_is_processed_and_read_back(
-    api: httpx.AsyncClient, db: Pool, settings: Settings, testdata: Path
+    http_api: httpx.AsyncClient, db: Pool, settings: Settings, testdata: Path
 ) -> None:
     photo = testdata / "images" / "progressive.jpg"
     with photo.open("rb") as f:
-        answer = await api.post(
+        answer = await http_api.post(
             "/v1/media", files={"file": ("room.jpg", f, "image/jpeg")}, data={"category": "DISP"}
         )
     assert answer.status_code == 202, answer.text
@@ -29,7 +29,7 @@ async def test_an_uploaded_photo_is_processed_and_read_back(
 
     await run_burst(settings)
 
-    media = (await api.get(f"/v1/media/{media_id}")).json()
+    media = (await http_api.get(f"/v1/media/{media_id}")).json()
     assert media["status"] == "READY", media
     assert media["original_filename"] == "room.jpg" and media["category"] == "DISP"
     assert media["size_bytes"] == photo.stat().st_size
@@ -37,20 +37,20 @@ async def test_an_uploaded_photo_is_processed_and_read_back(
     types = {d["type"] for d in media["derivatives"]}
     assert {"THUMBNAIL", "MEDIUM", "LARGE"} <= types
     assert all(d["url"] for d in media["derivatives"])
-    job = (await api.get(f"/v1/jobs/upload-{media_id}")).json()
+    job = (await http_api.get(f"/v1/jobs/upload-{media_id}")).json()
     assert job["state"] == "succeeded" and job["attempts"] == 1
 
 
 async def test_a_corrupt_upload_ends_in_an_error_with_its_code(
-    api: httpx.AsyncClient, settings: Settings, testdata: Path
+    http_api: httpx.AsyncClient, settings: Settings, testdata: Path
 ) -> None:
     with (testdata / "broken" / "truncated.jpg").open("rb") as f:
-        answer = await api.post("/v1/media", files={"file": ("t.jpg", f, "image/jpeg")})
+        answer = await http_api.post("/v1/media", files={"file": ("t.jpg", f, "image/jpeg")})
     media_id = answer.json()["media_id"]
 
     await run_burst(settings)
 
-    media = (await api.get(f"/v1/media/{media_id}")).json()
+    media = (await http_api.get(f"/v1/media/{media_id}")).json()
     assert media["status"] == "ERROR"
     assert media["error"]["code"] == "BAD_INPUT" and media["error"]["message"]
 
@@ -71,13 +71,15 @@ async def test_an_upload_over_the_limit_leaves_nothing_behind(
     assert not stored.exists() or not any(p.is_file() for p in stored.rglob("*"))
 
 
-async def test_uploads_that_are_not_a_file_are_refused(api: httpx.AsyncClient, db: Pool) -> None:
-    json_body = await api.post("/v1/media", json={"file": "abc"})
-    no_file = await api.post("/v1/media", data={"category": "DISP"}, files={"x": ("a", b"1")})
-    two_files = await api.post(
+async def test_uploads_that_are_not_a_file_are_refused(
+    http_api: httpx.AsyncClient, db: Pool
+) -> None:
+    json_body = await http_api.post("/v1/media", json={"file": "abc"})
+    no_file = await http_api.post("/v1/media", data={"category": "DISP"}, files={"x": ("a", b"1")})
+    two_files = await http_api.post(
         "/v1/media", files=[("file", ("a.jpg", b"1")), ("file", ("b.jpg", b"2"))]
     )
-    garbage = await api.post(
+    garbage = await http_api.post(
         "/v1/media",
         content=b"--zz\r\nnot a header line at all\r\n\r\n",
         headers={"Content-Type": "multipart/form-data; boundary=zz"},
@@ -90,6 +92,6 @@ async def test_uploads_that_are_not_a_file_are_refused(api: httpx.AsyncClient, d
     assert await db.fetchval("SELECT count(*) FROM media") == 0
 
 
-async def test_unknown_media_is_404(api: httpx.AsyncClient) -> None:
-    assert (await api.get("/v1/media/nothing-here")).status_code == 404
-    assert (await api.get("/v1/media/bad..id")).status_code == 422
+async def test_unknown_media_is_404(http_api: httpx.AsyncClient) -> None:
+    assert (await http_api.get("/v1/media/nothing-here")).status_code == 404
+    assert (await http_api.get("/v1/media/bad..id")).status_code == 422

@@ -81,13 +81,13 @@ async def test_with_no_tokens_configured_nothing_gets_in(
             assert answer.status_code == 401
 
 
-async def test_a_producer_token_cannot_retry_or_cancel(api: httpx.AsyncClient) -> None:
+async def test_a_producer_token_cannot_retry_or_cancel(http_api: httpx.AsyncClient) -> None:
     for method, path in (
         ("POST", "/v1/jobs/some-job/retry"),
         ("POST", "/v1/jobs/retry-failed"),
         ("DELETE", "/v1/jobs/some-job"),
     ):
-        answer = await api.request(method, path)
+        answer = await http_api.request(method, path)
         assert answer.status_code == 403, path
         assert answer.json()["error"] == {
             "code": "FORBIDDEN",
@@ -95,17 +95,17 @@ async def test_a_producer_token_cannot_retry_or_cancel(api: httpx.AsyncClient) -
         }
 
 
-async def test_an_admin_token_may_do_what_a_producer_may(api: httpx.AsyncClient) -> None:
-    answer = await api.get("/v1/stats", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+async def test_an_admin_token_may_do_what_a_producer_may(http_api: httpx.AsyncClient) -> None:
+    answer = await http_api.get("/v1/stats", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert answer.status_code == 200
 
 
-async def test_openapi_and_docs_are_served_to_a_token_holder(api: httpx.AsyncClient) -> None:
-    schema = (await api.get("/openapi.json")).json()
+async def test_openapi_and_docs_are_served_to_a_token_holder(http_api: httpx.AsyncClient) -> None:
+    schema = (await http_api.get("/openapi.json")).json()
     assert schema["info"]["title"] == "mediaworker"
     assert "/v1/jobs/{job_id}" in schema["paths"] and "/v1/media" in schema["paths"]
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
-    docs = await api.get("/docs")
+    docs = await http_api.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 
 
@@ -131,11 +131,11 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(
         assert answer.json()["error"]["code"] == "TOO_LARGE"
 
 
-async def test_errors_have_one_shape_and_no_trace(api: httpx.AsyncClient) -> None:
-    missing = await api.get("/v1/nothing-here")
-    bad_state = await api.get("/v1/jobs", params={"state": "exploded"})
-    bad_cursor = await api.get("/v1/jobs", params={"after": "nonsense"})
-    bad_id = await api.get("/v1/jobs/" + "%2e%2e%2fetc")
+async def test_errors_have_one_shape_and_no_trace(http_api: httpx.AsyncClient) -> None:
+    missing = await http_api.get("/v1/nothing-here")
+    bad_state = await http_api.get("/v1/jobs", params={"state": "exploded"})
+    bad_cursor = await http_api.get("/v1/jobs", params={"after": "nonsense"})
+    bad_id = await http_api.get("/v1/jobs/" + "%2e%2e%2fetc")
 
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
     assert bad_state.status_code == 422

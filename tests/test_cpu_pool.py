@@ -60,6 +60,40 @@ def sleep_s(seconds: float) -> float:
     return seconds
 
 
+def hold(marker: str, seconds: float) -> None:
+    """Write this process's pid to `marker`, work `seconds`, then leave `marker`.done."""
+    Path(marker).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    Path(marker + ".done").touch()
+
+
+def pid_in(marker: str) -> int:
+    return int(Path(marker).read_text())
+
+
+def finished(marker: str) -> bool:
+    return Path(marker + ".done").exists()
+
+
+def allocate_mb(megabytes: int) -> int:
+    return len(bytearray(megabytes * 2**20))
+
+
+def gone(pid: int) -> bool:
+    """The process has ended (a zombie waiting for its parent counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
 @pytest.fixture(scope="module")
 def pool() -> Iterator[CpuPool]:
     cpu = CpuPool(max_workers=2)
@@ -204,3 +238,70 @@ def test_workers_of_a_killed_owner_do_not_outlive_it(tmp_path: Path) -> None:
         time.sleep(0.1)
 
     assert not [p for p in pids if Path(f"/proc/{p}").exists()], "orphaned pool workers"
+
+
+async def test_a_started_pool_has_every_process_running_and_warm() -> None:
+    pool = CpuPool(2)
+    try:
+        await pool.start()
+        assert len(pool.pids()) == 2
+
+        started = time.perf_counter()
+        await pool.run(worker_pid)
+
+        assert time.perf_counter() - started < 0.2  # no spawn, no imports left to pay
+    finally:
+        pool.close()
+
+
+@pytest.mark.slow
+async def test_a_timed_out_task_has_its_process_killed_and_the_next_task_starts_promptly(
+    tmp_path: Path,
+) -> None:
+    pool = CpuPool(1)
+    marker = str(tmp_path / "work")
+    try:
+        await pool.start()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await pool.run(hold, marker, 5.0)
+        old_pid = pid_in(marker)
+
+        started = time.perf_counter()
+        assert await pool.run(sleep_s, 0) == 0
+        waited_s = time.perf_counter() - started
+
+        assert waited_s < 3.0  # a fresh process, not the 4.5 s left of the old task
+        assert wait_until(lambda: gone(old_pid), 2.0), "the timed-out work still runs"
+        assert old_pid not in pool.pids()
+        await asyncio.sleep(5.0)
+        assert not finished(marker)  # it never finished in the background
+    finally:
+        pool.close()
+
+
+async def test_a_task_waiting_for_a_slot_can_be_cancelled_without_killing_anything(
+    pool: CpuPool,
+) -> None:
+    await pool.start()
+    pids = set(pool.pids())
+    busy = [asyncio.create_task(pool.run(sleep_s, 0.5)) for _ in range(pool.max_workers)]
+    await asyncio.sleep(0.1)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.1):
+            await pool.run(sleep_s, 0)  # queued behind the busy ones, never started
+
+    assert await asyncio.gather(*busy) == [0.5] * pool.max_workers
+    assert set(pool.pids()) == pids
+
+
+@pytest.mark.slow
+async def test_a_task_over_the_memory_limit_is_bad_input_and_the_pool_goes_on() -> None:
+    pool = CpuPool(1, memory_limit_bytes=400 * 2**20)
+    try:
+        with pytest.raises(BadInputError, match="more memory than a processing worker may use"):
+            await pool.run(allocate_mb, 600)
+
+        assert await pool.run(allocate_mb, 100) == 100 * 2**20
+    finally:
+        pool.close()

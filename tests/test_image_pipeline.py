@@ -516,6 +516,23 @@ def test_outputs_carry_no_metadata_and_jpeg_is_progressive(tmp_path: Path) -> No
                 assert b"\xff\xc2" in rendition.data  # SOF2: progressive DCT
 
 
+def test_sizes_named_in_baseline_sizes_are_baseline_jpegs_of_the_same_pixels(
+    tmp_path: Path,
+) -> None:
+    path = save(photo(1000, 800), tmp_path / "photo.jpg")
+    spec = EncodeSpec("jpeg", 82, baseline_sizes=frozenset({"THUMBNAIL", "MEDIUM"}))
+
+    progressive = by_name(run(path))
+    mixed = by_name(run(path, encode=spec))
+
+    for name, rendition in mixed.items():
+        baseline = name in spec.baseline_sizes
+        assert (b"\xff\xc0" in rendition.data) == baseline  # SOF0: baseline DCT
+        assert (b"\xff\xc2" in rendition.data) == (not baseline)  # SOF2: progressive DCT
+        same = decoded(progressive[name].data)
+        assert (decoded(rendition.data) - same).abs().max() == 0  # only the file layout differs
+
+
 @pytest.mark.parametrize(
     ("spec", "loader", "content_type", "ext"),
     [

@@ -1,4 +1,7 @@
-"""The Anthropic adapter (photo analysis): the real SDK against the loopback stand-in."""
+"""The Anthropic adapter (photo analysis): the real SDK against the loopback stand-in.
+
+The vision replies themselves (invalid JSON, schema, max_tokens) for both vision adapters:
+test_photo_analysis.py."""
 
 from __future__ import annotations
 
@@ -44,18 +47,20 @@ async def providers(api: AiStandIn, settings: Settings) -> AsyncIterator[Provide
     cpu.close()
 
 
-async def test_analysis_returns_description_tags_and_tokens(
+async def test_analysis_returns_the_room_its_items_and_tokens(
     providers: Providers, api: AiStandIn
 ) -> None:
     found = await providers.photo_analyzer.analyze(PNG, content_type="image/png")
 
-    assert found.description.startswith("A red square") and found.tags == ("red",)
+    assert found.result.room_type == "living_room" and len(found.result.items) == 3
+    assert found.model == "claude-haiku-5-5-20261101"  # as the API reported it
     assert (found.usage.input_tokens, found.usage.output_tokens) == (1234, 56)
     cost = cost_usd("anthropic", "claude-haiku-5-5", found.usage)
     assert cost is not None and 0 < cost < 0.01
     [call] = api.calls("messages")
     assert call.headers["authorization"] == f"Bearer {ANTHROPIC_KEY}"  # this SDK sends a bearer
-    assert call.body["model"] == "claude-haiku-5-5" and call.body["max_tokens"] == 400
+    assert call.body["model"] == "claude-haiku-5-5" and call.body["max_tokens"] == 4096
+    assert call.body["output_config"]["format"]["type"] == "json_schema"
     image, question = call.body["messages"][0]["content"]
     assert image["source"]["media_type"] == "image/png" and question["type"] == "text"
 

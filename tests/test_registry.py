@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, get_type_hints
 
 import pytest
@@ -16,7 +17,13 @@ from mediaworker.settings import JOB_FUNCTIONS, WorkerSettings
 
 LONGEST_ID = "m" * 128
 # A value for each required payload field, as long as a field may be where that matters.
-SAMPLE_FIELDS: dict[str, Any] = {"media_id": LONGEST_ID, "prompt": "a red fox", "text": "hello"}
+SAMPLE_FIELDS: dict[str, Any] = {
+    "media_id": LONGEST_ID,
+    "prompt": "a red fox",
+    "text": "hello",
+    "product": "poster",
+    "project_id": LONGEST_ID,
+}
 
 
 def sample_payload(job: registry.JobDeclaration) -> BaseModel:
@@ -72,7 +79,8 @@ def test_a_speech_job_is_named_by_its_row_or_by_its_phrase() -> None:
     speech = registry.SYNTHESIZE_SPEECH
     phrase = speech.job_id_for(speech.validate({"text": "Hello world"}))
 
-    assert speech.job_id_for(speech.validate({"text": "x", "tts_job_id": 7})) == "tts-job-7"
+    row = {"text": "x", "tts_job_id": 7, "tts_claim_token": uuid.uuid4()}
+    assert speech.job_id_for(speech.validate(row)) == "tts-job-7"
     assert speech.job_id_for(speech.validate({"text": " Hello\n world "})) == phrase
     assert speech.job_id_for(speech.validate({"text": "Hello world", "voice": "nova"})) != phrase
     with pytest.raises(BadInputError, match="names no job id"):
@@ -132,10 +140,20 @@ async def test_the_client_helpers_build_the_ids_the_registry_rules(redis: ArqRed
         registry.UPSCALE_IMAGE: await client.enqueue_upscale(redis, "m1", scale=4),
         registry.TRANSCRIBE_AUDIO: await client.enqueue_transcription(redis, "m1"),
         registry.SYNTHESIZE_SPEECH: await client.enqueue_speech(redis, "Hello"),
+        registry.EXPORT_AR: await client.enqueue_ar_export(redis, "m1", "mug"),
+        registry.ANALYZE_PHOTO: await client.enqueue_photo_analysis(redis, "m1"),
+        registry.SYNC_INVENTORY: await client.enqueue_inventory_sync(redis, "p1"),
     }
 
     assert set(enqueued) == {job for job in registry.JOBS.values() if job.external}
-    fields: dict[str, Any] = {"media_id": "m1", "prompt": "fox", "scale": 4, "text": "Hello"}
+    fields: dict[str, Any] = {
+        "media_id": "m1",
+        "prompt": "fox",
+        "scale": 4,
+        "text": "Hello",
+        "product": "mug",
+        "project_id": "p1",
+    }
     for job, queued in enqueued.items():
         payload = job.validate({k: v for k, v in fields.items() if k in job.payload.model_fields})
         assert queued.job_id == job.job_id_for(payload), job.name

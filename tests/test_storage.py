@@ -149,6 +149,21 @@ async def test_put_file_download_round_trip_above_multipart_threshold(
     assert [p.name for p in dest.parent.iterdir()] == ["big.webp"]  # no temp file left
 
 
+async def test_download_refuses_an_object_over_max_bytes_before_writing_a_byte(
+    storage: Storage, tmp_path: Path
+) -> None:
+    key = original_key("m-big", "jpg")
+    await storage.put(key, os.urandom(BIG_SIZE), content_type="image/jpeg")
+    dest = tmp_path / "scratch" / "original"
+    dest.parent.mkdir()
+
+    with pytest.raises(BadInputError, match="over the"):
+        await storage.download(key, dest, max_bytes=BIG_SIZE - 1)
+
+    assert list(dest.parent.iterdir()) == [], "nothing written, not even a temporary file"
+    assert await storage.download(key, dest, max_bytes=BIG_SIZE) == BIG_SIZE
+
+
 async def test_put_file_below_threshold(storage: Storage, tmp_path: Path) -> None:
     source = tmp_path / "small.txt"
     source.write_bytes(b"small file")

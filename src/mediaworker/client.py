@@ -22,12 +22,16 @@ from arq.jobs import Job
 
 from mediaworker import registry
 from mediaworker.payloads import (
+    AnalyzePhotoPayload,
+    ArExportPayload,
+    ArProduct,
     EnhanceImagePayload,
     GenerateImagePayload,
     ImageQuality,
     ProcessUploadPayload,
     SpeechFormat,
     SpeechPayload,
+    SyncInventoryPayload,
     ThumbnailsPayload,
     TranscribePayload,
     UpscaleFactor,
@@ -108,8 +112,8 @@ async def enqueue_generate_image(
     priority: int | None = None,
 ) -> Job:
     """Enqueue `generate_image`, named by the id of the image to make (a new uuid unless
-    given). Its result names the media row made, or on a prompt-cache hit the earlier image
-    made for the same prompt and options."""
+    given). Its result names that row; on a prompt-cache hit it holds a copy of the image made
+    earlier for the same prompt and options."""
     media_id = media_id or uuid.uuid4().hex
     payload = GenerateImagePayload(
         prompt=prompt, media_id=media_id, size=size, quality=quality, force=force
@@ -174,3 +178,53 @@ async def enqueue_speech(
     the same phrase asked twice is one job; its result holds the audio's URL."""
     payload = SpeechPayload(text=text, voice=voice, format=audio_format, language=language)
     return await registry.enqueue(pool, registry.SYNTHESIZE_SPEECH.name, payload, priority=priority)
+
+
+async def enqueue_ar_export(
+    pool: ArqRedis,
+    media_id: str,
+    product: ArProduct,
+    *,
+    width_m: float | None = None,
+    handle: bool = True,
+    force: bool = False,
+    priority: int | None = None,
+) -> Job:
+    """Enqueue `export_ar`: GLB, USDZ and a still of a "poster" or a "mug" with the design of
+    an image media row; one job per media row and product."""
+    payload = ArExportPayload(
+        media_id=media_id, product=product, width_m=width_m, handle=handle, force=force
+    )
+    return await registry.enqueue(
+        pool, registry.EXPORT_AR.name, payload, priority=priority, force=force
+    )
+
+
+# --- photo analysis and the moving inventory (functions/analyze_photo.py, sync_inventory.py) --
+
+
+async def enqueue_photo_analysis(
+    pool: ArqRedis,
+    media_id: str,
+    *,
+    room_type: str | None = None,
+    force: bool = False,
+    priority: int | None = None,
+) -> Job:
+    """Enqueue `analyze_photo`. A DONE photo is skipped unless `force`, which adds a version.
+    `room_type`, when the app knows it, is kept as a fact."""
+    payload = AnalyzePhotoPayload.model_validate(
+        {"media_id": media_id, "room_type": room_type, "force": force}
+    )
+    return await registry.enqueue(pool, registry.ANALYZE_PHOTO.name, payload, priority=priority)
+
+
+async def enqueue_inventory_sync(
+    pool: ArqRedis, project_id: str, *, defer_s: float | None = None, priority: int | None = None
+) -> Job:
+    """Enqueue `sync_inventory`. Requests made while one is queued (or deferred by `defer_s`,
+    the debounce) are that one job; a kept result of an earlier run does not block a new one."""
+    payload = SyncInventoryPayload(project_id=project_id)
+    return await registry.enqueue(
+        pool, registry.SYNC_INVENTORY.name, payload, priority=priority, defer_s=defer_s, force=True
+    )

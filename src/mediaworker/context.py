@@ -29,6 +29,7 @@ from mediaworker.queue.priorities import PROMOTE_EVERY_S, promote_due
 from mediaworker.queue.tracking import Tracker
 from mediaworker.storage import open_storage
 from mediaworker.storage.base import Storage
+from mediaworker.subprocesses import TOOL_LIMITS
 
 CTX_KEY = "mw"
 
@@ -49,8 +50,15 @@ class Context:
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or Settings()
     configure_logging(settings.log_level, settings.log_format)
+    TOOL_LIMITS.memory_bytes = settings.media.tool_max_memory_bytes
     stack = AsyncExitStack()
     try:
+        # The pool's processes start and import their libraries while we connect.
+        cpu = CpuPool(
+            settings.queue.cpu_workers,
+            memory_limit_bytes=settings.queue.cpu_worker_max_memory_bytes,
+        )
+        stack.callback(cpu.close)
         await migrate(settings.database.dsn())
         db = await create_db_pool(
             settings.database.dsn(),
@@ -63,16 +71,15 @@ async def startup(ctx: dict[str, Any]) -> None:
         stack.push_async_callback(tracker.close)  # closed (flushed) before the pool
         storage = await open_storage(settings.storage)
         stack.push_async_callback(storage.close)
-        cpu = CpuPool(settings.queue.cpu_workers)
-        stack.callback(cpu.close)
         providers = build_providers(settings, cpu)
         stack.push_async_callback(providers.aclose)
         promoter = asyncio.create_task(_promote_forever(ctx["redis"]))
         stack.callback(promoter.cancel)
+        await cpu.start()  # warm before the first job (the first would wait ~1.4 s otherwise)
     except BaseException:
         await stack.aclose()
         raise
-    metrics.serve(settings.queue.metrics_port)
+    metrics.serve(settings.queue.metrics_port, settings.queue.metrics_host)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
     swept = await asyncio.to_thread(scratch.sweep_stale)
     if swept:

@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     BAD_INPUT = "BAD_INPUT"
     NOT_FOUND = "NOT_FOUND"
     NOT_CONFIGURED = "NOT_CONFIGURED"
+    CONFLICT = "CONFLICT"  # the job may not touch that row: it belongs to an upload or job
     TIMEOUT = "TIMEOUT"
     RATE_LIMIT = "RATE_LIMIT"
     PROVIDER_DOWN = "PROVIDER_DOWN"
@@ -82,6 +83,13 @@ class NotConfiguredError(PermanentError):
     code = ErrorCode.NOT_CONFIGURED
 
 
+class ConflictError(PermanentError):
+    """The row the job would write exists and is not the job's own (an upload, another job's
+    row): refused, the row and its files left as they are."""
+
+    code = ErrorCode.CONFLICT
+
+
 class TimeoutExceededError(TransientError):
     code = ErrorCode.TIMEOUT
 
@@ -135,16 +143,21 @@ class JobFailedError(Exception):
 
 _SECRET_PATTERNS = (
     re.compile(r"(sk|pk|rk)-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"AIza[A-Za-z0-9_\-]{8,}"),  # Google API keys (Gemini)
     re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|authorization)=\S+"),
-    re.compile(r"://[^/\s:@]+:[^/\s@]+@"),
+    re.compile(r"://[^/\s:@]*:[^/\s@]+@"),  # user:password@ and :password@ (Redis) in URLs
 )
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def safe_message(text: str) -> str:
-    """At most MAX_MESSAGE_CHARS, one line, with anything that looks like a secret masked."""
+    """At most MAX_MESSAGE_CHARS, one line, no control characters (Postgres refuses NUL), with
+    anything that looks like a secret masked."""
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub("[redacted]", text)
-    text = " ".join(text.split())
+    text = " ".join(_CONTROL_CHARS.sub("", text).split())
     if len(text) > MAX_MESSAGE_CHARS:
         text = text[: MAX_MESSAGE_CHARS - 1] + "…"
     return text or "no message"
@@ -182,7 +195,20 @@ def _map_foreign(exc: BaseException) -> tuple[ErrorCode, str]:
         return ErrorCode.TIMEOUT, "timed out"
     if isinstance(exc, ConnectionError):
         return ErrorCode.NETWORK, f"{type(exc).__name__}: {exc}"
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str):  # a Postgres error, by asyncpg: never its own text
+        return _map_database(type(exc).__name__, sqlstate)
     return ErrorCode.UNKNOWN, f"{type(exc).__name__}: {exc}"
+
+
+def _map_database(name: str, sqlstate: str) -> tuple[ErrorCode, str]:
+    """Postgres errors by SQLSTATE class. The driver's message may quote the data it refused
+    (a row's text, a byte sequence), so only the error's name and state are kept."""
+    if sqlstate.startswith("22"):  # data exception: the same value is refused every time
+        return ErrorCode.BAD_INPUT, f"the database refused a value ({name}, SQLSTATE {sqlstate})"
+    if sqlstate.startswith(("08", "53", "57")):  # connection, resources, shutting down
+        return ErrorCode.NETWORK, f"the database is not available ({name}, SQLSTATE {sqlstate})"
+    return ErrorCode.UNKNOWN, f"database error ({name}, SQLSTATE {sqlstate})"
 
 
 def backoff_s(

@@ -27,7 +27,7 @@ from mediaworker.db import ai_metrics
 from mediaworker.errors import map_error
 from mediaworker.pricing import cost_usd
 from mediaworker.providers.base import Capability, Provider, Usage, start_counting_requests
-from mediaworker.providers.http_errors import RefusedError
+from mediaworker.providers.http_errors import InvalidReplyError, RefusedError
 from mediaworker.queue import keys
 from mediaworker.queue.ratelimit import RateLimiter
 from mediaworker.queue.wrapper import current_run
@@ -58,7 +58,7 @@ async def metered(
     try:
         result = await call(provider)
     except Exception as exc:
-        usage = exc.usage if isinstance(exc, RefusedError) else None
+        usage = exc.usage if isinstance(exc, RefusedError | InvalidReplyError) else None
         await _record(ctx, capability, provider, started, requests, usage, exc, meta)
         raise
     await _record(ctx, capability, provider, started, requests, result.usage, None, meta)
@@ -77,7 +77,8 @@ async def _take_slot(ctx: Context, capability: Capability, provider: Provider) -
 
 
 def _limit_name(capability: Capability) -> str:
-    return "image_edit" if capability is Capability.UPSCALE else capability.value
+    names = {Capability.UPSCALE: "image_edit", Capability.ANALYSIS: "analysis"}
+    return names.get(capability, capability.value)
 
 
 async def _record(

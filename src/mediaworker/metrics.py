@@ -1,4 +1,5 @@
-"""Prometheus metrics, updated by the job wrapper; served on METRICS_PORT when it is set."""
+"""Prometheus metrics, updated by the job wrapper; served on METRICS_HOST:METRICS_PORT (by
+default 127.0.0.1) when METRICS_PORT is set."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ JOBS_RUNNING = Gauge(METRIC_JOBS_RUNNING, "Jobs running in this worker", ["funct
 _served_on: int | None = None
 
 
-def serve(port: int) -> None:
-    """Start the /metrics endpoint once per process (port 0: off)."""
+def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Start the /metrics endpoint once per process (port 0: off), on `host` (METRICS_HOST:
+    loopback unless the deployment says otherwise, as the endpoint has no authentication)."""
     global _served_on
     if port and _served_on is None:
-        start_http_server(port, addr="0.0.0.0")  # noqa: S104 - scraped from outside the pod
+        start_http_server(port, addr=host)
         _served_on = port

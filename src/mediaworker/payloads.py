@@ -1,23 +1,37 @@
 """What travels through Redis: one <Job>Payload and <Job>Result model per job.
 
 Payloads carry ids and options, never file contents. Unknown fields are refused, so a typo in
-a producer fails at once with BAD_INPUT instead of being ignored. This module imports only
-pydantic and ids.py, so producers can use it without the worker's dependencies.
+a producer fails at once with BAD_INPUT instead of being ignored; so are NUL characters in text
+and NaN or Infinity in numbers. This module imports only pydantic, ids.py and
+`photos.analysis` (which imports only pydantic), so producers can use it without the
+worker's dependencies.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import uuid
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mediaworker.ids import ID_PATTERN, normalise_text, request_hash
+from mediaworker.photos.analysis import RoomAnalysis, RoomType
 
 MediaId = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown fields, non-finite numbers (NaN, Infinity) and text with a NUL character are
+    refused here, at the boundary: Postgres stores neither in text or jsonb."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        for name, value in self:
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError(f"{name} contains a NUL character")
+        return self
 
 
 class Result(BaseModel):
@@ -89,7 +103,7 @@ class GenerateImagePayload(Payload):
 
 
 class GenerateImageResult(Result):
-    media_id: str = Field(description="the image: on a prompt-cache hit, the cached one")
+    media_id: str = Field(description="the row made: on a prompt-cache hit, a copy of the image")
     storage_key: str
     url: str
     provider: str
@@ -151,6 +165,15 @@ class SpeechPayload(Payload):
     format: SpeechFormat = "mp3"
     language: Language | None = None
     tts_job_id: int | None = Field(None, description="the tts_jobs row to write the outcome to")
+    tts_claim_token: uuid.UUID | None = Field(
+        None, description="the row's claim (claim_tts_jobs): only its holder may finish it"
+    )
+
+    @model_validator(mode="after")
+    def _claimed_row(self) -> SpeechPayload:
+        if (self.tts_job_id is None) != (self.tts_claim_token is None):
+            raise ValueError("tts_job_id and tts_claim_token go together")
+        return self
 
     @property
     def phrase_hash(self) -> str:
@@ -244,3 +267,88 @@ class ProcessUploadResult(Result):
     duration_s: float | None
     expected_derivatives: list[str] | None
     enqueued: list[EnqueuedJob]
+
+
+# --- AR export (issue 9) -----------------------------------------------------------------------
+
+ArProduct = Literal["poster", "mug"]
+# Real-world width in metres: the poster's width, the mug's diameter (its height follows).
+AR_DEFAULT_WIDTH_M: dict[str, float] = {"poster": 0.5, "mug": 0.082}
+AR_WIDTH_RANGE_M: dict[str, tuple[float, float]] = {"poster": (0.05, 5.0), "mug": (0.05, 0.2)}
+
+
+class ArExportPayload(Payload):
+    media_id: MediaId
+    product: ArProduct
+    width_m: float | None = Field(
+        None, description="poster: its width; mug: its diameter; None: 0.5 m, 0.082 m"
+    )
+    handle: bool = Field(True, description="mug only: with a handle")
+    force: bool = False
+
+    @model_validator(mode="after")
+    def _width_in_range(self) -> ArExportPayload:
+        low, high = AR_WIDTH_RANGE_M[self.product]
+        if self.width_m is not None and not low <= self.width_m <= high:
+            raise ValueError(f"width_m of a {self.product} must be {low}-{high} m")
+        return self
+
+    @property
+    def width_or_default_m(self) -> float:
+        return self.width_m if self.width_m is not None else AR_DEFAULT_WIDTH_M[self.product]
+
+
+class ArExportResult(Result):
+    media_id: str
+    product: str
+    width_m: float
+    skipped: bool = Field(description="True when the outputs already existed and force was off")
+    size_m: list[float] | None = Field(
+        description="width, height, depth of the model in metres; None when skipped"
+    )
+    derivatives: list[Derivative]
+
+
+# --- photo analysis and the moving inventory (issue 8) ---------------------------------------
+
+ProjectId = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class AnalyzePhotoPayload(Payload):
+    media_id: MediaId
+    room_type: RoomType | None = Field(None, description="given by the app: kept as a fact")
+    force: bool = Field(False, description="analyse a DONE photo again (a new version)")
+
+
+class AnalyzePhotoResult(Result):
+    media_id: str
+    skipped: bool = Field(description="the photo was DONE and force was off")
+    status: str
+    method: str | None = Field(description="model | detector | none (not analysed)")
+    provider: str | None
+    model: str | None = Field(description="the model id the API reported")
+    version: int | None
+    analysis: RoomAnalysis | None
+
+
+class SyncInventoryPayload(Payload):
+    project_id: ProjectId
+
+
+class SyncInventoryResult(Result):
+    project_id: str
+    outcome: Literal["written", "unchanged", "skipped"]
+    reason: str | None = None
+    version: int | None = Field(None, description="the inventory's number of writes")
+    inputs_hash: str | None = None
+    totalItems: int | None = None
+    totalVolume: float | None = None
+
+
+class RefreshInventoriesPayload(Payload):
+    pass
+
+
+class RefreshInventoriesResult(Result):
+    enqueued: list[str] = Field(description="projects whose inventory sync was enqueued")
+    requeued_photos: list[str] = Field(description="photos left PROCESSING, enqueued again")

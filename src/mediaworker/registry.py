@@ -26,9 +26,13 @@ from arq.jobs import Job
 from pydantic import ValidationError
 
 from mediaworker.errors import BadInputError, MappedError, NotFoundError, map_error
-from mediaworker.functions.hooks import mark_media_failed, mark_tts_job_failed
+from mediaworker.functions.hooks import mark_media_failed, mark_photo_failed, mark_tts_job_failed
 from mediaworker.ids import validate_job_id
 from mediaworker.payloads import (
+    AnalyzePhotoPayload,
+    AnalyzePhotoResult,
+    ArExportPayload,
+    ArExportResult,
     ClaimTtsPayload,
     ClaimTtsResult,
     EnhanceImagePayload,
@@ -42,9 +46,13 @@ from mediaworker.payloads import (
     ReconcileJobsResult,
     ReconcilePayload,
     ReconcileResult,
+    RefreshInventoriesPayload,
+    RefreshInventoriesResult,
     Result,
     SpeechPayload,
     SpeechResult,
+    SyncInventoryPayload,
+    SyncInventoryResult,
     ThumbnailsPayload,
     ThumbnailsResult,
     TranscribePayload,
@@ -188,6 +196,13 @@ SYNTHESIZE_SPEECH = JobDeclaration(
     timeout_s=attrgetter("providers.job_timeout_s"),
     on_failure=mark_tts_job_failed,
 )
+EXPORT_AR = JobDeclaration(
+    name="export_ar",
+    payload=ArExportPayload,
+    result=ArExportResult,
+    job_id=("ar-{media_id}-{product}",),  # a poster and a mug of one design are two jobs
+    timeout_s=attrgetter("ar.timeout_s"),
+)
 RECONCILE_MEDIA = JobDeclaration(
     name="reconcile_media",
     payload=ReconcilePayload,
@@ -224,6 +239,30 @@ CLAIM_TTS_JOBS = JobDeclaration(
     external=False,
     cron=True,
 )
+ANALYZE_PHOTO = JobDeclaration(
+    name="analyze_photo",
+    payload=AnalyzePhotoPayload,
+    result=AnalyzePhotoResult,
+    job_id=("photo-{media_id}",),  # the original deployment's photo-{photoId}
+    timeout_s=attrgetter("providers.job_timeout_s"),
+    on_failure=mark_photo_failed,
+)
+SYNC_INVENTORY = JobDeclaration(
+    name="sync_inventory",
+    payload=SyncInventoryPayload,
+    result=SyncInventoryResult,
+    job_id=("inventory-{project_id}",),
+    timeout_s=_fixed_s(120),
+)
+REFRESH_INVENTORIES = JobDeclaration(
+    name="refresh_inventories",
+    payload=RefreshInventoriesPayload,
+    result=RefreshInventoriesResult,
+    job_id=(),  # cron: arq names each run
+    timeout_s=_fixed_s(60),
+    external=False,
+    cron=True,
+)
 
 JOBS: dict[str, JobDeclaration] = {
     job.name: job
@@ -238,10 +277,14 @@ JOBS: dict[str, JobDeclaration] = {
         UPSCALE_IMAGE,
         TRANSCRIBE_AUDIO,
         SYNTHESIZE_SPEECH,
+        EXPORT_AR,
         RECONCILE_MEDIA,
         RECONCILE_JOBS,
         PRUNE_HISTORY,
         CLAIM_TTS_JOBS,
+        ANALYZE_PHOTO,
+        SYNC_INVENTORY,
+        REFRESH_INVENTORIES,
     )
 }
 # The jobs of one media row, whose ids the reconciler checks before enqueueing it again.

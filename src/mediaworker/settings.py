@@ -16,8 +16,10 @@ from arq.worker import Function
 from mediaworker import registry
 from mediaworker.config import Settings
 from mediaworker.context import shutdown, startup
+from mediaworker.functions.analyze_photo import analyze_photo
 from mediaworker.functions.claim_tts_jobs import claim_tts_jobs
 from mediaworker.functions.enhance_image import enhance_image
+from mediaworker.functions.export_ar import export_ar
 from mediaworker.functions.generate_image import generate_image
 from mediaworker.functions.generate_thumbnails import generate_thumbnails
 from mediaworker.functions.generate_video_preview import generate_video_preview
@@ -27,11 +29,14 @@ from mediaworker.functions.process_upload import process_upload
 from mediaworker.functions.prune_history import prune_history
 from mediaworker.functions.reconcile_jobs import reconcile_jobs
 from mediaworker.functions.reconcile_media import reconcile_media
+from mediaworker.functions.refresh_inventories import refresh_inventories
+from mediaworker.functions.sync_inventory import sync_inventory
 from mediaworker.functions.synthesize_speech import synthesize_speech
 from mediaworker.functions.transcribe_audio import transcribe_audio
 from mediaworker.functions.upscale_image import upscale_image
 from mediaworker.queue import keys
 from mediaworker.queue.connection import redis_settings
+from mediaworker.queue.polling import skip_own_running_jobs
 from mediaworker.queue.serializer import deserialize, serialize
 from mediaworker.queue.wrapper import ARQ_MAX_TRIES, JobFunction, tracked
 
@@ -47,10 +52,14 @@ JOB_FUNCTIONS: dict[registry.JobDeclaration, JobFunction] = {
     registry.UPSCALE_IMAGE: upscale_image,
     registry.TRANSCRIBE_AUDIO: transcribe_audio,
     registry.SYNTHESIZE_SPEECH: synthesize_speech,
+    registry.EXPORT_AR: export_ar,
     registry.RECONCILE_MEDIA: reconcile_media,
     registry.RECONCILE_JOBS: reconcile_jobs,
     registry.PRUNE_HISTORY: prune_history,
     registry.CLAIM_TTS_JOBS: claim_tts_jobs,
+    registry.ANALYZE_PHOTO: analyze_photo,
+    registry.SYNC_INVENTORY: sync_inventory,
+    registry.REFRESH_INVENTORIES: refresh_inventories,
 }
 
 
@@ -68,6 +77,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
     claim_tts = registered(registry.CLAIM_TTS_JOBS, settings)
     reconcile_ledger = registered(registry.RECONCILE_JOBS, settings)
     prune = registered(registry.PRUNE_HISTORY, settings)
+    refresh = registered(registry.REFRESH_INVENTORIES, settings)
     return [
         cron(
             reconcile.coroutine,
@@ -97,6 +107,16 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             keep_result=300,
         ),
         cron(
+            refresh.coroutine,
+            name=refresh.name,
+            minute=set(range(0, 60, 2)),
+            second=37,
+            unique=True,
+            timeout=90,
+            max_tries=ARQ_MAX_TRIES,
+            keep_result=60,
+        ),
+        cron(
             prune.coroutine,
             name=prune.name,
             minute=17,
@@ -111,6 +131,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
 
 def worker_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `arq.Worker`, from one `Settings`."""
+    skip_own_running_jobs()  # polling.py: no Redis round trips for our own running jobs
     queue = settings.queue
     return {
         "functions": [registered(job, settings) for job in registry.JOBS.values() if not job.cron],

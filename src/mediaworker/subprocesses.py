@@ -5,6 +5,9 @@ when the awaiting task is cancelled (the job's own timeout, a worker shutting do
 is left behind. It runs in a session of its own, so a Ctrl-C meant for the worker does not
 reach it; the worker decides when it stops. Output is bounded: stdout up to `max_stdout_bytes`
 (ffprobe's JSON; ffmpeg writes its outputs to files), stderr only its last few kilobytes.
+Memory is bounded too: `TOOL_LIMITS.memory_bytes` (set at worker start-up) becomes the
+child's RLIMIT_DATA, applied with prlimit as soon as it has started (no preexec function,
+which is unsafe in a process with threads); the program has not read its input by then.
 
 A child dies with its worker, even one killed with `kill -9` (which runs no clean-up): it is
 started through `setpriv --pdeathsig KILL`, so the kernel kills it when the worker goes. (A
@@ -30,6 +33,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import resource
 import shutil
 import signal
 from collections.abc import Callable, Mapping, Sequence
@@ -58,6 +62,14 @@ CHILD_ENV_NAMES = (
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 PR_SET_PDEATHSIG = 1
 SETPRIV = shutil.which("setpriv")
+
+
+@dataclass
+class ToolLimits:
+    memory_bytes: int | None = None  # RLIMIT_DATA of every tool started
+
+
+TOOL_LIMITS = ToolLimits()
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,7 @@ async def _start(argv: Sequence[str]) -> asyncio.subprocess.Process:
         if program is None:
             raise FileNotFoundError(argv[0])
         wrapper, preexec = _parent_death_wrapper()
-        return await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             *wrapper,
             program,
             *argv[1:],
@@ -133,6 +145,8 @@ async def _start(argv: Sequence[str]) -> asyncio.subprocess.Process:
             env=env,
             preexec_fn=preexec,
         )
+        _limit_memory(process.pid)
+        return process
     except (FileNotFoundError, PermissionError) as exc:
         name = Path(argv[0]).name
         raise NotConfiguredError(
@@ -154,6 +168,13 @@ _prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)  # Linux only
 def _die_with_parent() -> None:  # pragma: no cover  (runs in the child, between fork and exec)
     if _prctl is not None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _limit_memory(pid: int) -> None:
+    limit = TOOL_LIMITS.memory_bytes
+    if limit is not None:
+        with contextlib.suppress(ProcessLookupError):  # it has ended already
+            resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:

@@ -1,5 +1,5 @@
 """`mediaworker` command: migrate, worker, serve, ingest, enqueue, media, job, failed, retry,
-cancel, stats, demo.
+cancel, stats, photo, inventory, demo.
 
 With `--json`, a command prints JSON only, for scripts; otherwise readable tables.
 """
@@ -16,6 +16,7 @@ from typing import Any
 from rich.table import Table
 
 from mediaworker.cli import jobs
+from mediaworker.cli import photos as photo_commands
 from mediaworker.cli.output import console, dump_json, fail, print_derivatives, print_media_table
 from mediaworker.cli.services import media_view, open_services, wait_for_media
 from mediaworker.config import Settings
@@ -42,7 +43,13 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         ids: list[str] = []
         for path in args.files:
             ingested = await ingest_file(
-                svc.db, svc.storage, svc.redis, Path(path), category=args.category
+                svc.db,
+                svc.storage,
+                svc.redis,
+                Path(path),
+                category=args.category,
+                project_id=args.project,
+                analyze=args.analyze,
             )
             ids.append(ingested.media.id)
         if args.wait:
@@ -161,9 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--wait", action="store_true", help="wait for the jobs to finish")
     ingest.add_argument("--category", help="the upload's category (AUTO_ENHANCE_CATEGORIES)")
     ingest.add_argument("--timeout", type=float, default=300, help="seconds to wait")
+    ingest.add_argument("--project", help="the moving project the photos belong to")
+    ingest.add_argument("--analyze", action="store_true", help="enqueue each image's analysis")
     add("media", cmd_media, "show a media row, its derivatives and error").add_argument("media_id")
     add("job", cmd_job, "show a job's status and its attempts").add_argument("job_id")
     add("stats", cmd_stats, "queue counts and totals")
+    photo_commands.register(add)
     demo = add("demo", cmd_demo, "run the worker on generated samples, locally")
     demo.add_argument("--workdir", default="var/demo", help="where the demo keeps its files")
     demo.add_argument("--keep", action="store_true", help="keep the demo's files afterwards")

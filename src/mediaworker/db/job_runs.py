@@ -1,9 +1,11 @@
 """Queries on `job_runs`: one row per attempt of every job, written by the job wrapper.
 
 An attempt is identified by the job id and its enqueue time (a forced rerun under the same
-job id is a new enqueue). A row still RUNNING when the next attempt of the same enqueue
-starts belonged to a worker that died: it is closed as INTERRUPTED and counts as a try. A row
-DEFERRED (our rate limiter had no slot) does not count: the attempt is made again.
+job id is a new enqueue). The producer's arguments are stored on the first row of an enqueue
+only; its later rows (retries, deferrals) have `{}`. A row still RUNNING when the next attempt
+of the same enqueue starts belonged to a worker that died: it is closed as INTERRUPTED and
+counts as a try. A row DEFERRED (our rate limiter had no slot) does not count: the attempt is
+made again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from mediaworker.db.pool import Pool, to_dict
+from mediaworker.db.pool import Pool, storable, to_dict
 
 
 class RunStatus(StrEnum):
@@ -39,7 +41,9 @@ async def next_attempt(
     """Insert the RUNNING row of a later pickup and return its attempt number.
 
     Rows of the same enqueue still RUNNING belonged to a worker that died: they are closed as
-    INTERRUPTED and count. DEFERRED rows (the rate limiter) do not count.
+    INTERRUPTED and count. DEFERRED rows (the rate limiter) do not count. The arguments are
+    kept once, on the enqueue's first row: a job deferred a hundred times by
+    the rate limiter does not store them a hundred times.
     """
     attempt: int = await db.fetchval(
         """WITH interrupted AS (
@@ -49,7 +53,11 @@ async def next_attempt(
            )
            INSERT INTO job_runs
                (job_id, function, arguments, status, attempt, worker, enqueued_at, run_key)
-           VALUES ($1, $2, $3, 'RUNNING',
+           VALUES ($1, $2,
+                   CASE WHEN EXISTS (SELECT 1 FROM job_runs
+                                     WHERE job_id = $1 AND enqueued_at = $4)
+                        THEN '{}'::jsonb ELSE $3::jsonb END,
+                   'RUNNING',
                    (SELECT count(*) + 1 FROM job_runs
                     WHERE job_id = $1 AND enqueued_at = $4 AND status <> 'DEFERRED'),
                    $5, $4, $6)
@@ -94,8 +102,9 @@ async def list_for_job(db: Pool, job_id: str) -> list[dict[str, Any]]:
 
 
 def jsonable(arguments: dict[str, Any]) -> dict[str, Any]:
-    """Arguments as given by the producer, made JSON-safe (bytes and odd types as text)."""
-    result: dict[str, Any] = json.loads(json.dumps(arguments, default=repr))
+    """Arguments as given by the producer, made storable in jsonb: bytes and odd types as
+    text, NaN and Infinity as text, NUL characters dropped (jsonb refuses both)."""
+    result: dict[str, Any] = storable(json.loads(json.dumps(arguments, default=repr)))
     return result
 
 

@@ -61,6 +61,10 @@ class Media:
     is_enhanced: bool = False
     parent_id: str | None = None
     category: str | None = None
+    # 0006_ownership: the job that made a row the worker made itself (see `Maker`)
+    made_by_function: str | None = None
+    made_by_job: str | None = None
+    project_id: str | None = None  # 0008: the moving project a photo belongs to
 
 
 @dataclass(frozen=True)
@@ -72,13 +76,14 @@ class NewMedia:
     content_type: str | None
     size_bytes: int
     category: str | None = None
+    project_id: str | None = None
 
 
 async def insert(db: Pool, media: NewMedia) -> Media:
     row = await db.fetchrow(
         """INSERT INTO media (id, kind, storage_key, original_filename, content_type, size_bytes,
-                              category)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+                              category, project_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            RETURNING *""",
         media.id,
         media.kind.value,
@@ -87,6 +92,7 @@ async def insert(db: Pool, media: NewMedia) -> Media:
         media.content_type,
         media.size_bytes,
         media.category,
+        media.project_id,
     )
     return Media(**to_dict(row))
 
@@ -121,10 +127,12 @@ async def mark_ready(
 
 
 async def mark_error(db: Pool, media_id: str, error: MappedError) -> None:
+    """ERROR with the code and message, for a PENDING or PROCESSING row only: a READY row
+    keeps its good outputs, an ERROR row its first error."""
     await db.execute(
         """UPDATE media SET status = 'ERROR', error_code = $2, error_message = $3,
                   updated_at = now(), processed_at = now()
-           WHERE id = $1""",
+           WHERE id = $1 AND status IN ('PENDING', 'PROCESSING')""",
         media_id,
         error.code.value,
         error.message,
@@ -165,18 +173,35 @@ class Origin:
     parent_id: str | None = None
 
 
-async def upsert_made(db: Pool, media: NewMedia, origin: Origin) -> Media:
-    """A media row the worker made (PENDING until its thumbnails run); a rerun replaces it."""
+@dataclass(frozen=True)
+class Maker:
+    """The job that makes a row: the one job that may update that row later. Rows written by
+    producers (uploads) have no maker, and no job may replace them."""
+
+    function: str
+    job_id: str
+
+
+def made_by(media: Media, maker: Maker) -> bool:
+    return (media.made_by_function, media.made_by_job) == (maker.function, maker.job_id)
+
+
+async def upsert_made(db: Pool, media: NewMedia, origin: Origin, maker: Maker) -> Media | None:
+    """A media row the worker made (PENDING until its thumbnails run); a rerun of its maker
+    replaces it. None, and nothing written, when the row exists and `maker` did not make it."""
     row = await db.fetchrow(
         """INSERT INTO media (id, kind, storage_key, original_filename, content_type, size_bytes,
-                              source, prompt, is_enhanced, parent_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                              source, prompt, is_enhanced, parent_id, made_by_function,
+                              made_by_job)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (id) DO UPDATE SET
                storage_key = EXCLUDED.storage_key, content_type = EXCLUDED.content_type,
                size_bytes = EXCLUDED.size_bytes, source = EXCLUDED.source,
                prompt = EXCLUDED.prompt, is_enhanced = EXCLUDED.is_enhanced,
                parent_id = EXCLUDED.parent_id, status = 'PENDING', error_code = NULL,
                error_message = NULL, updated_at = now()
+           WHERE media.made_by_function = EXCLUDED.made_by_function
+             AND media.made_by_job = EXCLUDED.made_by_job
            RETURNING *""",
         media.id,
         media.kind.value,
@@ -188,5 +213,7 @@ async def upsert_made(db: Pool, media: NewMedia, origin: Origin) -> Media:
         origin.prompt,
         origin.is_enhanced,
         origin.parent_id,
+        maker.function,
+        maker.job_id,
     )
-    return Media(**to_dict(row))
+    return None if row is None else Media(**to_dict(row))

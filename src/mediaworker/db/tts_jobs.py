@@ -3,12 +3,14 @@
 PENDING -> QUEUED (claimed by the cron job, which enqueues it) -> DONE (audio URL) or ERROR.
 Claims use `FOR UPDATE SKIP LOCKED`, so several workers claiming at once never take the same
 row. A row QUEUED for longer than the idle time whose job is gone (Redis flushed, worker
-killed) is claimed again: nothing is lost.
+killed) is claimed again: nothing is lost. Each job enqueued for a row gets a new
+`claim_token`, which it carries: only the holder of a QUEUED row's current token may finish it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from mediaworker.db.pool import Pool, to_dict
@@ -32,6 +34,7 @@ class TtsJob:
     updated_at: dt.datetime
     claimed_at: dt.datetime | None
     finished_at: dt.datetime | None
+    claim_token: uuid.UUID | None = None  # 0006: drawn at each claim
 
 
 async def add(
@@ -71,31 +74,57 @@ async def claim(db: Pool, *, limit: int, stale_after_s: float) -> list[TtsJob]:
     return sorted((TtsJob(**to_dict(r)) for r in rows), key=lambda j: j.id)
 
 
+async def set_claim_token(db: Pool, row_id: int, claim_token: uuid.UUID) -> None:
+    """The token of the job about to be enqueued for the row: from now on only it may finish
+    the row (set before the job is enqueued, so the job always finds it)."""
+    await db.execute("UPDATE tts_jobs SET claim_token = $2 WHERE id = $1", row_id, claim_token)
+
+
 async def set_job_id(db: Pool, row_id: int, job_id: str) -> None:
     await db.execute("UPDATE tts_jobs SET job_id = $2 WHERE id = $1", row_id, job_id)
 
 
-async def mark_done(db: Pool, row_id: int, *, audio_url: str, storage_key: str) -> None:
-    await db.execute(
-        """UPDATE tts_jobs SET status = 'DONE', audio_url = $2, storage_key = $3,
+async def holds_claim(db: Pool, row_id: int, claim_token: uuid.UUID) -> bool:
+    """Whether `claim_token` is the current claim of the QUEUED row `row_id`."""
+    found = await db.fetchval(
+        "SELECT 1 FROM tts_jobs WHERE id = $1 AND claim_token = $2 AND status = 'QUEUED'",
+        row_id,
+        claim_token,
+    )
+    return found is not None
+
+
+async def mark_done(
+    db: Pool, row_id: int, claim_token: uuid.UUID, *, audio_url: str, storage_key: str
+) -> bool:
+    """DONE with the URL, if `claim_token` still holds the QUEUED row; True if so."""
+    row = await db.fetchrow(
+        """UPDATE tts_jobs SET status = 'DONE', audio_url = $3, storage_key = $4,
                   error_code = NULL, error_message = NULL, updated_at = now(),
                   finished_at = now()
-           WHERE id = $1""",
+           WHERE id = $1 AND claim_token = $2 AND status = 'QUEUED'
+           RETURNING id""",
         row_id,
+        claim_token,
         audio_url,
         storage_key,
     )
+    return row is not None
 
 
-async def mark_error(db: Pool, row_id: int, error: MappedError) -> None:
-    await db.execute(
-        """UPDATE tts_jobs SET status = 'ERROR', error_code = $2, error_message = $3,
+async def mark_error(db: Pool, row_id: int, claim_token: uuid.UUID, error: MappedError) -> bool:
+    """ERROR with the code and message, if `claim_token` still holds the QUEUED row."""
+    row = await db.fetchrow(
+        """UPDATE tts_jobs SET status = 'ERROR', error_code = $3, error_message = $4,
                   updated_at = now(), finished_at = now()
-           WHERE id = $1""",
+           WHERE id = $1 AND claim_token = $2 AND status = 'QUEUED'
+           RETURNING id""",
         row_id,
+        claim_token,
         error.code.value,
         error.message,
     )
+    return row is not None
 
 
 async def get(db: Pool, row_id: int) -> TtsJob | None:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from mediaworker import client
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
-from mediaworker.errors import BadInputError
+from mediaworker.errors import BadInputError, ConflictError
 from mediaworker.functions.audio_video import check_decoded
-from mediaworker.functions.steps import load_media
+from mediaworker.functions.steps import IMAGE_KINDS, load_media
 from mediaworker.ids import request_hash
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload
@@ -31,46 +36,88 @@ from mediaworker.providers.base import (
     Usage,
 )
 from mediaworker.queue import keys
+from mediaworker.queue.wrapper import current_run
 from mediaworker.subprocesses import run_tool
 
-IMAGE_KINDS = (media_db.MediaKind.IMAGE, media_db.MediaKind.UNKNOWN)
 JPEG_QUALITY = 92
 
 
-def image_limits(ctx: Context) -> ImageLimits:
-    return ImageLimits(ctx.settings.image.max_input_bytes, ctx.settings.image.max_pixels)
+def image_limits(ctx: Context, *, max_pixels: int | None = None) -> ImageLimits:
+    """The upload limits; `max_pixels` lowers the pixel cap for an operation that needs
+    more memory per pixel than thumbnails (enhancement)."""
+    image = ctx.settings.image
+    cap = image.max_pixels if max_pixels is None else min(max_pixels, image.max_pixels)
+    return ImageLimits(image.max_input_bytes, cap, image.max_gif_pixels)
 
 
 async def load_image(ctx: Context, media_id: str) -> media_db.Media:
-    media = await load_media(ctx, media_id)
-    if media.kind not in IMAGE_KINDS:
-        raise BadInputError(f"media {media_id} is {media.kind.lower()}, not an image")
-    return media
+    return await load_media(ctx, media_id, IMAGE_KINDS)
+
+
+def maker(function: str) -> media_db.Maker:
+    """This job as the maker of the rows it makes: its function and the id of the job that
+    runs (the job id names the work, so a rerun of the same work is the same maker)."""
+    run = current_run()
+    return media_db.Maker(function, run.job_id if run is not None else function)
+
+
+async def own_row(ctx: Context, media_id: str, made_by: media_db.Maker) -> media_db.Media | None:
+    """The row `made_by` made earlier under `media_id`, None when there is none yet; any other
+    row (an upload, another job's) is refused before any work, and left as it is."""
+    found = await media_db.get(ctx.db, media_id)
+    if found is not None and not media_db.made_by(found, made_by):
+        raise _not_ours(media_id)
+    return found
+
+
+async def reusable(ctx: Context, made: media_db.Media | None) -> media_db.Media | None:
+    """A made row a rerun may return as it is: not ERROR, and its image in storage (the row
+    is written just before the image, so a retry after a failed store makes it again)."""
+    if made is None or made.status == media_db.MediaStatus.ERROR:
+        return None
+    return made if await ctx.storage.exists(made.storage_key) else None
+
+
+def _not_ours(media_id: str) -> ConflictError:
+    return ConflictError(f"media {media_id} exists and this job did not make it: left untouched")
 
 
 async def store_made_image(
     ctx: Context,
-    media_id: str,
-    key: str,
-    image: bytes,
+    made_by: media_db.Maker,
+    new: media_db.NewMedia,
     origin: media_db.Origin,
-    filename: str | None = None,
+    image: bytes,
 ) -> media_db.Media:
-    """Check and store a provider's image as JPEG under `key`, write its media row (PENDING),
-    and enqueue its thumbnails, which make it READY."""
+    """Check and store a provider's image as JPEG at `new.storage_key` (`store_image`)."""
     encoded = await ctx.cpu.run(retouch.to_jpeg, image, image_limits(ctx), JPEG_QUALITY)
-    stored = await ctx.storage.put(key, encoded.data, content_type=encoded.content_type)
-    new = media_db.NewMedia(
-        media_id, media_db.MediaKind.IMAGE, key, filename, encoded.content_type, stored.size_bytes
-    )
-    media = await media_db.upsert_made(ctx.db, new, origin)
-    await client.enqueue_thumbnails(ctx.redis, media_id, force=True)
+    return await store_image(ctx, made_by, new, origin, encoded.data, encoded.content_type)
+
+
+async def store_image(
+    ctx: Context,
+    made_by: media_db.Maker,
+    new: media_db.NewMedia,
+    origin: media_db.Origin,
+    data: bytes,
+    content_type: str,
+) -> media_db.Media:
+    """Write the media row (PENDING), store `data` at `new.storage_key` and enqueue the
+    thumbnails, which make the row READY. The row is written first, and only if it is new or
+    `made_by`'s own: a refused row leaves every file as it was."""
+    new = dataclasses.replace(new, content_type=content_type, size_bytes=len(data))
+    media = await media_db.upsert_made(ctx.db, new, origin, made_by)
+    if media is None:
+        raise _not_ours(new.id)
+    await ctx.storage.put(new.storage_key, data, content_type=content_type)
+    await client.enqueue_thumbnails(ctx.redis, new.id, force=True)
     return media
 
 
 class PromptCache:
     """{provider, model, prompt, options} -> the media id of the image made for them, kept
-    PROMPT_CACHE_TTL_SECONDS (0: no cache)."""
+    PROMPT_CACHE_TTL_SECONDS (0: no cache). A hit is copied into the asking job's own row
+    (`generate_image`): no job is ever handed a row that another producer asked for."""
 
     def __init__(self, ctx: Context, generator: ImageGenerator, payload: GenerateImagePayload):
         self._ctx = ctx
@@ -80,14 +127,18 @@ class PromptCache:
         )
         self._key = keys.prompt_cache_key(digest)
 
-    async def lookup(self) -> media_db.Media | None:
+    async def lookup(self, media_id: str) -> media_db.Media | None:
+        """The generated image kept for this request, to copy into the row `media_id`: not
+        that row itself, not a row in ERROR or whose image is gone."""
         if self._ttl_s <= 0:
             return None
-        media_id = await self._ctx.redis.get(self._key)
-        if media_id is None:
+        found = await self._ctx.redis.get(self._key)
+        if found is None or found.decode() == media_id:
             return None
-        media = await media_db.get(self._ctx.db, media_id.decode())
-        return media if media is not None and media.status != media_db.MediaStatus.ERROR else None
+        media = await media_db.get(self._ctx.db, found.decode())
+        if media is None or media.source != media_db.MediaSource.GENERATED:
+            return None
+        return await reusable(self._ctx, media)
 
     async def store(self, media_id: str) -> None:
         if self._ttl_s > 0:
@@ -100,18 +151,27 @@ class Heard:
     language: str | None
     segments: list[dict[str, float | str]]
     chunks: int
+    parts_key: str  # the chunks' transcripts in Redis: drop once the row is written
 
 
 async def transcribe_file(
-    ctx: Context, transcriber: Transcriber, source: Path, probe: Probe, language: str | None
+    ctx: Context,
+    transcriber: Transcriber,
+    media_id: str,
+    source: Path,
+    probe: Probe,
+    language: str | None,
 ) -> Heard:
     """The transcript of `source`, sent in chunks small enough for the provider's upload limit.
-    Each chunk's transcript is kept in Redis until the job ends, so a retry or a rate-limit
-    deferral does not pay for a chunk twice."""
+    Each chunk's transcript is kept in Redis until the caller has written the row
+    (`forget_parts`), so a retry or a rate-limit deferral does not pay for a chunk twice. The
+    kept parts are named by the media id and the SHA-256 of the file: another file of the same
+    size and length never gets them."""
     chunks = await split_audio(ctx, transcriber, source, probe)
     spans = [(c.start_s, c.end_s) for c in chunks]
+    content_sha256 = await asyncio.to_thread(_sha256_of, source)
     digest = request_hash(
-        transcriber.provider, transcriber.model, probe.size_bytes, spans, language
+        media_id, content_sha256, transcriber.provider, transcriber.model, spans, language
     )
     parts_key = keys.transcript_parts_key(digest)
     heard: list[Transcript] = []
@@ -129,8 +189,19 @@ async def transcribe_file(
             await ctx.redis.hset(parts_key, str(index), done)  # type: ignore[misc]
             await ctx.redis.expire(parts_key, keys.TRANSCRIPT_PARTS_TTL_S)
         heard.append(_part_from_json(json.loads(done)))
-    await ctx.redis.delete(parts_key)
-    return _join(heard, language, len(chunks))
+    return _join(heard, language, len(chunks), parts_key)
+
+
+async def forget_parts(ctx: Context, heard: Heard) -> None:
+    """Drop the kept chunk transcripts: the transcription row is written. Best effort: failing
+    here must not fail (and rerun) a job whose row is written; the parts expire anyway."""
+    with contextlib.suppress(RedisError, OSError):
+        await ctx.redis.delete(heard.parts_key)
+
+
+def _sha256_of(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 async def split_audio(
@@ -184,8 +255,8 @@ def _part_from_json(found: dict[str, Any]) -> Transcript:
     return Transcript(str(found["text"]), str(language) if language else None, Usage(), segments)
 
 
-def _join(parts: list[Transcript], language: str | None, chunks: int) -> Heard:
+def _join(parts: list[Transcript], language: str | None, chunks: int, parts_key: str) -> Heard:
     text = " ".join(p.text.strip() for p in parts if p.text.strip())
     found = language or next((p.language for p in parts if p.language), None)
     segments: list[dict[str, float | str]] = [asdict(s) for p in parts for s in p.segments]
-    return Heard(text, found, segments, chunks)
+    return Heard(text, found, segments, chunks, parts_key)

@@ -65,13 +65,13 @@ class Output:
 
 @asynccontextmanager
 async def fetched_original(ctx: Context, media: media_db.Media) -> AsyncIterator[Path]:
-    """The original in a scratch folder (removed afterwards), its size checked (before the
-    download too, when the row knows it)."""
+    """The original in a scratch folder (removed afterwards), its size checked before the
+    download (from the row when it knows it, and from the storage) and after it."""
     limit = ctx.settings.media.max_input_bytes
     _check_size(media.size_bytes, limit)
     async with scratch_dir() as scratch:
         path = scratch / "original"
-        _check_size(await ctx.storage.download(media.storage_key, path), limit)
+        _check_size(await ctx.storage.download(media.storage_key, path, max_bytes=limit), limit)
         yield path
 
 

@@ -6,10 +6,13 @@ Side effects: one ai_metrics row; the copy at media/{id}/{id}-enhanced.jpg; a me
 PENDING until its thumbnails (enqueued here) make it READY. The original is untouched.
 Which upload categories are enhanced automatically (AUTO_ENHANCE_CATEGORIES, the original
 deployment's DISP and DECD) is for the upload fan-out to read: `auto_enhance()`.
+Ownership: the copy's row records its maker (function and job id); a row `{id}-enhanced` that
+this job did not make (an upload of that name, another job's row) is refused with CONFLICT
+before any provider call, and stays as it was, files included.
 Idempotency: the job id names the row (registry.py); a rerun that finds the copy returns it,
 unless force.
 Retries: as every provider call (RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE);
-BAD_INPUT (unreadable image, refused) and NOT_FOUND fail at once.
+BAD_INPUT (unreadable image, refused, over ENHANCE_MAX_PIXELS) and NOT_FOUND fail at once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from __future__ import annotations
 from mediaworker.config import Settings
 from mediaworker.context import Context
 from mediaworker.db import media as media_db
-from mediaworker.functions.ai_common import image_limits, load_image, store_made_image
+from mediaworker.functions.ai_common import (
+    image_limits,
+    load_image,
+    maker,
+    own_row,
+    reusable,
+    store_made_image,
+)
 from mediaworker.functions.steps import scratch_dir
 from mediaworker.metering import metered
 from mediaworker.payloads import EnhanceImagePayload, EnhanceImageResult
@@ -35,22 +45,29 @@ async def enhance_image(ctx: Context, payload: EnhanceImagePayload) -> EnhanceIm
     enhancer = ctx.providers.image_enhancer
     original = await load_image(ctx, payload.media_id)
     enhanced_id = layout.enhanced_media_id(original.id)
-    done = await media_db.get(ctx.db, enhanced_id)
-    if done is not None and done.status != media_db.MediaStatus.ERROR and not payload.force:
+    made_by = maker("enhance_image")
+    done = await reusable(ctx, await own_row(ctx, enhanced_id, made_by))
+    if done is not None and not payload.force:
         return _result(ctx, original.id, done, enhancer, skipped=True)
 
     async with scratch_dir() as scratch:
         source, prepared = scratch / "original", scratch / "prepared.jpg"
-        await ctx.storage.download(original.storage_key, source)
-        await ctx.cpu.run(retouch.prepare, str(source), str(prepared), image_limits(ctx))
+        limits = image_limits(ctx, max_pixels=ctx.settings.providers.enhance_max_pixels)
+        await ctx.storage.download(original.storage_key, source, max_bytes=limits.max_input_bytes)
+        await ctx.cpu.run(retouch.prepare, str(source), str(prepared), limits)
         image = await metered(ctx, Capability.IMAGE_EDIT, enhancer, lambda e: e.enhance(prepared))
     origin = media_db.Origin(
         media_db.MediaSource(original.source), original.prompt, True, parent_id=original.id
     )
-    key = layout.enhanced_key(original.id)
-    made = await store_made_image(
-        ctx, enhanced_id, key, image.data, origin, original.original_filename
+    new = media_db.NewMedia(
+        enhanced_id,
+        media_db.MediaKind.IMAGE,
+        layout.enhanced_key(original.id),
+        original.original_filename,
+        None,
+        0,
     )
+    made = await store_made_image(ctx, made_by, new, origin, image.data)
     return _result(ctx, original.id, made, enhancer, skipped=False)
 
 

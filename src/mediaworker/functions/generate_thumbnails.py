@@ -15,6 +15,7 @@ from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.functions.steps import (
+    IMAGE_KINDS,
     THUMBNAIL_TYPES,
     already_done,
     load_media,
@@ -26,7 +27,7 @@ from mediaworker.payloads import ThumbnailsPayload, ThumbnailsResult
 
 
 async def generate_thumbnails(ctx: Context, payload: ThumbnailsPayload) -> ThumbnailsResult:
-    media = await load_media(ctx, payload.media_id)
+    media = await load_media(ctx, payload.media_id, IMAGE_KINDS)
     done = await already_done(ctx, media.id, THUMBNAIL_TYPES)
     if done is not None and media.status == media_db.MediaStatus.READY and not payload.force:
         return ThumbnailsResult(
@@ -41,7 +42,8 @@ async def generate_thumbnails(ctx: Context, payload: ThumbnailsPayload) -> Thumb
     await media_db.mark_processing(ctx.db, media.id)
     async with scratch_dir() as scratch:
         original = scratch / "original"
-        await ctx.storage.download(media.storage_key, original)
+        limit = ctx.settings.image.max_input_bytes
+        await ctx.storage.download(media.storage_key, original, max_bytes=limit)
         thumbs = await render_thumbnails(ctx, original)
 
     derivatives = await store_renditions(ctx, media.id, thumbs.renditions)

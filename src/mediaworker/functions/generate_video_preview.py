@@ -17,14 +17,14 @@ from mediaworker.config import VideoConfig
 from mediaworker.context import Context
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import DT, PREVIEW_TYPES, Output
-from mediaworker.functions.steps import already_done, load_media
+from mediaworker.functions.steps import VIDEO_KINDS, already_done, load_media
 from mediaworker.payloads import VideoPreviewPayload, VideoPreviewResult
 from mediaworker.processing.ffmpeg import PreviewSpec, preview_argv
 from mediaworker.subprocesses import run_tool
 
 
 async def generate_video_preview(ctx: Context, payload: VideoPreviewPayload) -> VideoPreviewResult:
-    media = await load_media(ctx, payload.media_id)
+    media = await load_media(ctx, payload.media_id, VIDEO_KINDS)
     done = await already_done(ctx, media.id, PREVIEW_TYPES)
     if done is not None and not payload.force:
         await av.finish(ctx, media.id, PREVIEW_TYPES)

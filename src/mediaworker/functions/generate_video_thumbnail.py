@@ -22,6 +22,7 @@ from mediaworker.errors import BadInputError
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.steps import (
     THUMBNAIL_TYPES,
+    VIDEO_KINDS,
     already_done,
     load_media,
     render_thumbnails,
@@ -35,7 +36,7 @@ from mediaworker.subprocesses import run_tool
 async def generate_video_thumbnail(
     ctx: Context, payload: VideoThumbnailPayload
 ) -> VideoThumbnailResult:
-    media = await load_media(ctx, payload.media_id)
+    media = await load_media(ctx, payload.media_id, VIDEO_KINDS)
     done = await already_done(ctx, media.id, THUMBNAIL_TYPES)
     if done is not None and not payload.force:
         await av.finish(ctx, media.id, THUMBNAIL_TYPES)

@@ -21,7 +21,7 @@ from mediaworker.db.media import Media
 from mediaworker.errors import BadInputError
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import DT, WAVEFORM_TYPES, Output
-from mediaworker.functions.steps import already_done, load_media
+from mediaworker.functions.steps import SOUND_KINDS, already_done, load_media
 from mediaworker.payloads import WaveformPayload, WaveformResult
 from mediaworker.processing.ffmpeg import Probe, decode_pcm_argv, pcm_sample_rate
 from mediaworker.processing.waveform import Waveform, WaveformSpec, make_waveform
@@ -29,7 +29,7 @@ from mediaworker.subprocesses import run_tool
 
 
 async def generate_waveform(ctx: Context, payload: WaveformPayload) -> WaveformResult:
-    media = await load_media(ctx, payload.media_id)
+    media = await load_media(ctx, payload.media_id, SOUND_KINDS)
     done = await already_done(ctx, media.id, WAVEFORM_TYPES)
     if done is not None and not payload.force:
         await av.finish(ctx, media.id, WAVEFORM_TYPES)

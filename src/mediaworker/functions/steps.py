@@ -14,7 +14,7 @@ from mediaworker.config import ImageConfig
 from mediaworker.context import Context
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
-from mediaworker.errors import NotFoundError
+from mediaworker.errors import BadInputError, NotFoundError
 from mediaworker.payloads import Derivative
 from mediaworker.processing.image import (
     EncodeSpec,
@@ -61,8 +61,8 @@ async def render_thumbnails(ctx: Context, source: Path) -> Thumbnails:
         make_thumbnails,
         str(source),
         thumbnail_sizes(config),
-        EncodeSpec(config.format.value, config.quality),
-        ImageLimits(config.max_input_bytes, config.max_pixels),
+        EncodeSpec(config.format.value, config.quality, frozenset(config.jpeg_baseline_sizes)),
+        ImageLimits(config.max_input_bytes, config.max_pixels, config.max_gif_pixels),
     )
 
 
@@ -85,10 +85,24 @@ async def store_renditions(
     return list(await asyncio.gather(*(store(r) for r in renditions)))
 
 
-async def load_media(ctx: Context, media_id: str) -> media_db.Media:
+Kind = media_db.MediaKind
+# The kinds of media each family of jobs works on; UNKNOWN: the decoder or the probe decides.
+IMAGE_KINDS = (Kind.IMAGE, Kind.UNKNOWN)
+SOUND_KINDS = (Kind.AUDIO, Kind.VIDEO, Kind.UNKNOWN)  # audio, or a video's audio track
+VIDEO_KINDS = (Kind.VIDEO, Kind.UNKNOWN)
+
+
+async def load_media(
+    ctx: Context, media_id: str, kinds: tuple[media_db.MediaKind, ...] | None = None
+) -> media_db.Media:
+    """The row, checked before any work: it exists, and it is of one of `kinds` (a job that
+    does not fit the media fails with BAD_INPUT at once, its row and files untouched)."""
     media = await media_db.get(ctx.db, media_id)
     if media is None:
         raise NotFoundError(f"media {media_id} does not exist")
+    if kinds is not None and media.kind not in kinds:
+        wanted = " or ".join(k.lower() for k in kinds if k != Kind.UNKNOWN)
+        raise BadInputError(f"media {media_id} is {media.kind.lower()}: this job needs {wanted}")
     return media
 
 

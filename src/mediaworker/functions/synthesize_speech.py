@@ -1,10 +1,13 @@
 """synthesize_speech: text to speech, stored once per phrase; returns the audio's URL.
 
-Payload: SpeechPayload(text, voice=None, format="mp3", language=None, tts_job_id=None).
+Payload: SpeechPayload(text, voice=None, format="mp3", language=None, tts_job_id=None,
+tts_claim_token=None).
 Side effects: one ai_metrics row when the provider is called; the audio at
 speech/{aa}/{hash}.{ext}, the hash of provider, model, voice, format, language and the
 normalised text (NFC, whitespace collapsed): the same phrase is synthesized once and reused.
-When the job came from a `tts_jobs` row, the row gets the URL (DONE) or the error (ERROR).
+When the job came from a `tts_jobs` row, the row gets the URL (DONE) or the error (ERROR):
+only a job with the token of the row's current claim (claim_tts_jobs) may finish it; any other
+is refused with CONFLICT before any work, and the row stays as it is.
 Idempotency: the job id names the phrase (client.enqueue_speech) or the tts_jobs row (the
 cron), as registry.py rules; a stored phrase is returned without a provider call.
 Retries: RATE_LIMIT, PROVIDER_DOWN, TIMEOUT, NETWORK, STORAGE; BAD_INPUT (too long, refused)
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from mediaworker.context import Context
 from mediaworker.db import tts_jobs as tts_jobs_db
-from mediaworker.errors import BadInputError
+from mediaworker.errors import BadInputError, ConflictError
 from mediaworker.ids import normalise_text, request_hash
 from mediaworker.metering import metered
 from mediaworker.payloads import SpeechPayload, SpeechResult
@@ -26,6 +29,7 @@ from mediaworker.storage import layout
 
 async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResult:
     synthesizer = ctx.providers.speech
+    await _check_claim(ctx, payload)
     text = normalise_text(payload.text)
     limit = ctx.settings.providers.speech_max_chars
     if not text or len(text) > limit:
@@ -51,8 +55,12 @@ async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResul
         stored = await ctx.storage.put(key, audio.data, content_type=audio.content_type)
         size_bytes = stored.size_bytes
     url = ctx.storage.url(key)
-    if payload.tts_job_id is not None:
-        await tts_jobs_db.mark_done(ctx.db, payload.tts_job_id, audio_url=url, storage_key=key)
+    if payload.tts_job_id is not None and payload.tts_claim_token is not None:
+        done = await tts_jobs_db.mark_done(
+            ctx.db, payload.tts_job_id, payload.tts_claim_token, audio_url=url, storage_key=key
+        )
+        if not done:
+            raise _not_claimed(payload.tts_job_id)
     return SpeechResult(
         storage_key=key,
         url=url,
@@ -63,3 +71,14 @@ async def synthesize_speech(ctx: Context, payload: SpeechPayload) -> SpeechResul
         voice=voice,
         cached=cached,
     )
+
+
+async def _check_claim(ctx: Context, payload: SpeechPayload) -> None:
+    if payload.tts_job_id is None or payload.tts_claim_token is None:
+        return
+    if not await tts_jobs_db.holds_claim(ctx.db, payload.tts_job_id, payload.tts_claim_token):
+        raise _not_claimed(payload.tts_job_id)
+
+
+def _not_claimed(row_id: int) -> ConflictError:
+    return ConflictError(f"tts_jobs row {row_id} is not claimed by this job: left untouched")

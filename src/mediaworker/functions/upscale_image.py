@@ -35,7 +35,8 @@ async def upscale_image(ctx: Context, payload: UpscalePayload) -> UpscaleResult:
     max_pixels = ctx.settings.providers.upscale_max_pixels
     async with scratch_dir() as scratch:
         source = scratch / "original"
-        await ctx.storage.download(media.storage_key, source)
+        limit = ctx.settings.image.max_input_bytes
+        await ctx.storage.download(media.storage_key, source, max_bytes=limit)
         image = await metered(
             ctx,
             Capability.UPSCALE,

@@ -384,11 +384,17 @@ def preview_argv(
 
     ffmpeg turns rotated frames upright by itself (autorotate) and writes no rotation on the
     output. The height is at most `max_lines` upright lines, the width follows the display
-    aspect ratio (non-square pixels made square); both are even, as yuv420p needs.
+    aspect ratio (non-square pixels made square) but is never wider than the stored frame (a
+    40:1 sample aspect ratio would make 34133x480 frames; it gives 1280x18); both are even,
+    as yuv420p needs.
     """
     video = _need(probe.video, "no video track")
     lines = f"max(2,trunc(min({spec.max_lines},ih)/2)*2)"
-    scale = f"scale=w='max(2,round({lines}*dar/2)*2)':h='{lines}',setsar=1"
+    width = f"min({lines}*dar,iw)"
+    scale = (
+        f"scale=w='max(2,round({width}/2)*2)':h='max(2,round(min({lines},{width}/dar)/2)*2)',"
+        "setsar=1"
+    )
     audio = probe.audio
     audio_args: list[str] = ["-an"]
     if audio is not None:
@@ -420,6 +426,10 @@ def thumbnail_frame_argv(
 ) -> list[str]:
     """One upright frame at `at_s` as an uncompressed 8-bit RGB TIFF (libvips reads it fast).
 
+    Non-square pixels are made square by shrinking the frame along one side, never by
+    stretching the other: the frame has at most the stored frame's pixels (a sample aspect
+    ratio of 40:1 made a 111 MB frame of a 1280x720 video; it now gives 1280x18).
+
     Past the end, ffmpeg exits 0 and writes nothing: the caller checks the output exists.
     """
     video = _need(probe.video, "no video track")
@@ -428,10 +438,15 @@ def thumbnail_frame_argv(
         *("-ss", f"{at_s:.3f}"),
         *_input(source, probe),
         *("-map", f"0:{video.index}", "-an", "-sn", "-dn", "-frames:v", "1"),
-        *("-vf", "scale=w='trunc(iw*sar)':h=ih,setsar=1", "-pix_fmt", "rgb24"),
+        *("-vf", SQUARE_PIXELS_NOT_LARGER, "-pix_fmt", "rgb24"),
         *("-c:v", "tiff", "-compression_algo", "raw", "-map_metadata", "-1"),
         *("-f", "image2", "-update", "1", file_url(output)),
     ]
+
+
+SQUARE_PIXELS_NOT_LARGER = (
+    "scale=w='max(1,trunc(iw*min(1,sar)))':h='max(1,trunc(ih*min(1,1/sar)))',setsar=1"
+)
 
 
 def _head(ffmpeg: str) -> list[str]:

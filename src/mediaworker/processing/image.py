@@ -4,10 +4,12 @@
 
 1. check_file_size  `os.stat` against `max_input_bytes`; an empty file is refused
 2. read_header      format, size and orientation from the header; no pixel is decoded
-3. check_pixels     width x height from the header against `max_pixels`
+3. check_pixels     width x height from the header against `max_pixels` (`max_gif_pixels` for
+                    a GIF, whose frame is decoded whole)
 4. decode_once      one strict decode for every size, shrunk on load (JPEG DCT scaling, WebP
-                    scaled decode) to what the most demanding size needs; HEIC, which the
-                    libvips wheel cannot decode (no HEVC), through pi_heif
+                    scaled decode) to what the most demanding size needs; plain JPEGs through
+                    libjpeg-turbo (processing/jpeg.py), HEIC, which the libvips wheel cannot
+                    decode (no HEVC), through pi_heif
 5. autorotate       the EXIF orientation applied: everything after this is upright
 6. to_srgb          CMYK and ICC-tagged images through their profile to sRGB; 16-bit to 8-bit;
                     greyscale stays greyscale (one band, 8-bit)
@@ -15,7 +17,9 @@
                     fit inside the box, or cover it and keep the most interesting part (libvips
                     attention crop); never enlarged, never below 1 pixel
 8. flatten_alpha    JPEG only: transparency onto white; WebP and AVIF keep their alpha
-9. encode           every metadata field stripped; JPEG progressive with optimised Huffman tables
+9. encode           side by side, one thread each (libvips lets go of the GIL): every metadata
+                    field stripped; JPEG progressive with optimised Huffman tables
+                    (baseline for the sizes in `baseline_sizes`: IMAGE_JPEG_BASELINE_SIZES)
 10. blurhash_of     4x3 components from a 32-pixel version of the whole image
 
 Every libvips failure becomes a `BadInputError` with a short message: the same file would fail
@@ -32,6 +36,7 @@ import re
 import tempfile
 import textwrap
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +45,7 @@ import pi_heif
 import pyvips
 
 from mediaworker.errors import BadInputError
-from mediaworker.processing import blurhash
+from mediaworker.processing import blurhash, jpeg
 
 __all__ = [
     "EncodeSpec",
@@ -50,6 +55,7 @@ __all__ = [
     "Thumbnails",
     "configure_libvips",
     "make_thumbnails",
+    "warm_up",
 ]
 
 VipsImage = Any  # pyvips ships no type information
@@ -74,6 +80,7 @@ CORRUPT = "corrupt or truncated image"
 class ImageLimits:
     max_input_bytes: int
     max_pixels: int
+    max_gif_pixels: int | None = None  # a GIF frame is decoded whole: a lower cap
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,7 @@ class SizeSpec:
 class EncodeSpec:
     format: str  # "jpeg" (progressive) | "webp" | "avif"
     quality: int
+    baseline_sizes: frozenset[str] = frozenset()  # JPEG sizes written baseline, not progressive
 
     def __post_init__(self) -> None:
         if self.format not in ENCODINGS:
@@ -127,16 +135,35 @@ class Header:
     width: int  # as stored, before the orientation is applied
     height: int
     orientation: int  # EXIF 1-8; 5-8 swap width and height
+    bands: int = 3
+    icc_profile: bytes | None = None
 
     @property
     def upright(self) -> tuple[int, int]:
         return (self.height, self.width) if self.orientation >= 5 else (self.width, self.height)
 
 
-def configure_libvips() -> None:
-    """Process-wide libvips settings for a worker: no operation cache, no untrusted loaders."""
+def configure_libvips(threads: int | None = None) -> None:
+    """Process-wide libvips settings for a worker: no operation cache, no untrusted loaders,
+    and `threads` threads per operation when given (the pool gives each of its processes
+    its share of the cores)."""
     pyvips.cache_set_max(0)
     pyvips.block_untrusted_set(True)
+    if threads is not None:
+        pyvips.concurrency_set(threads)
+
+
+def warm_up() -> None:
+    """One small JPEG through every step, so a fresh process has its libraries loaded and its
+    code paths touched before its first real image (the pool runs this at start-up)."""
+    with tempfile.TemporaryDirectory(prefix="mediaworker-warm-") as folder:
+        path = os.path.join(folder, "warm.jpg")
+        xyz = pyvips.Image.xyz(320, 240)
+        (xyz[0] ^ xyz[1]).cast("uchar").bandjoin([xyz[0], xyz[1]]).cast("uchar").copy(
+            interpretation="srgb"
+        ).jpegsave(path, Q=80)
+        sizes = [SizeSpec("WARM", 64, 64, crop=True), SizeSpec("WARM", 160, 120, crop=False)]
+        make_thumbnails(path, sizes, EncodeSpec("jpeg", 80), ImageLimits(1 << 20, 1 << 20))
 
 
 def make_thumbnails(
@@ -150,14 +177,16 @@ def make_thumbnails(
     check_pixels(header, limits)
     width, height = header.upright
     try:
-        image = decode_once(source_path, header, _decode_box(width, height, sizes))
-        image = to_srgb(autorotate(image)).copy_memory()
+        decoded = decode_once(source_path, header, _decode_box(width, height, sizes))
+        image = to_srgb(autorotate(decoded))
+        image = decoded if image is decoded else image.copy_memory()
         resized, smallest_whole = resize_all(image, sizes, width, height)
-        renditions = tuple(
-            encode_rendition(size, flatten_alpha(img, encode.format), encode)
+        encoding = [
+            _encoders().submit(encode_rendition, size, flatten_alpha(img, encode.format), encode)
             for size, img in zip(sizes, resized, strict=True)
-        )
-        placeholder = blurhash_of(smallest_whole)
+        ]
+        placeholder = blurhash_of(smallest_whole)  # meanwhile, on this thread
+        renditions = tuple(job.result() for job in encoding)
     except pyvips.Error as exc:  # decoding errors are already BadInputError; this is the rest
         raise BadInputError(f"cannot process this image: {_vips_reason(exc)}") from exc
     return Thumbnails(header.format, width, height, renditions, placeholder)
@@ -195,6 +224,8 @@ def read_header(path: str) -> Header:
         width=int(image.width),
         height=int(image.height),
         orientation=_orientation(image),
+        bands=int(image.bands),
+        icc_profile=_icc_profile(image),
     )
 
 
@@ -203,10 +234,13 @@ def read_header(path: str) -> Header:
 
 def check_pixels(header: Header, limits: ImageLimits) -> None:
     pixels = header.width * header.height
-    if pixels > limits.max_pixels:
+    limit, what = limits.max_pixels, ""
+    if header.format == "gif" and limits.max_gif_pixels is not None:
+        limit, what = min(limit, limits.max_gif_pixels), " for a GIF"
+    if pixels > limit:
         raise BadInputError(
             f"image is {header.width}x{header.height} ({_megapixels(pixels)} MP), "
-            f"over the {_megapixels(limits.max_pixels)} MP limit"
+            f"over the {_megapixels(limit)} MP limit{what}"
         )
 
 
@@ -225,7 +259,12 @@ def decode_once(path: str, header: Header, box: tuple[int, int]) -> VipsImage:
     """
     width, height = box if header.orientation < 5 else box[::-1]
     try:
-        image = _load(path, header, _load_shrink(header, width, height))
+        image = _decode_jpeg(path, header, width, height) if header.format == "jpeg" else None
+        if image is None:
+            image = _load(path, header, _load_shrink(header, width, height))
+        fits = image.width <= width and image.height <= height
+        if fits and image.interpretation != "cmyk":  # a poster frame: nothing to reduce
+            return image.copy_memory()
         options: dict[str, Any] = {"size": "down", "no_rotate": True}
         if image.interpretation == "cmyk":  # thumbnail converts CMYK to sRGB itself
             options["import_profile"] = _cmyk_profile_path()
@@ -234,6 +273,28 @@ def decode_once(path: str, header: Header, box: tuple[int, int]) -> VipsImage:
         if header.format != "heif":
             raise BadInputError(_corrupt_message(exc)) from exc
     return _decode_with_pi_heif(path, width, height)
+
+
+def _decode_jpeg(path: str, header: Header, width: int, height: int) -> VipsImage | None:
+    """A plain JPEG through libjpeg-turbo, with the header's profile and orientation; None for
+    what libvips must decode (CMYK, anything libjpeg warns about)."""
+    shrink = _load_shrink(header, width, height)  # halves only, as libvips: same pixels
+    pixels = jpeg.decode_scaled(
+        path,
+        bands=header.bands,
+        min_width=-(-header.width // shrink),
+        min_height=-(-header.height // shrink),
+    )
+    if pixels is None:
+        return None
+    rows, columns, bands = pixels.shape
+    image = pyvips.Image.new_from_memory(pixels.data, columns, rows, bands, "uchar")
+    image = image.copy(interpretation="b-w" if bands == 1 else "srgb")
+    if header.icc_profile:
+        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", header.icc_profile)
+    if header.orientation != 1:
+        image.set_type(pyvips.GValue.gint_type, "orientation", header.orientation)
+    return image
 
 
 def _load(path: str, header: Header, shrink: int = 1) -> VipsImage:
@@ -271,8 +332,8 @@ def _decode_with_pi_heif(path: str, width: int, height: int) -> VipsImage:
 
 
 def autorotate(image: VipsImage) -> VipsImage:
-    """Apply the EXIF orientation (1-8) and drop the tag."""
-    return image.autorot()
+    """Apply the EXIF orientation (1-8) and drop the tag; an upright image is returned as is."""
+    return image if _orientation(image) == 1 else image.autorot()
 
 
 # 6. to_srgb
@@ -370,7 +431,7 @@ def encode_rendition(size: SizeSpec, image: VipsImage, spec: EncodeSpec) -> Rend
     content_type, ext = ENCODINGS[spec.format]
     return Rendition(
         name=size.name,
-        data=encode_image(image, spec),
+        data=encode_image(image, spec, progressive=size.name not in spec.baseline_sizes),
         width=int(image.width),
         height=int(image.height),
         content_type=content_type,
@@ -378,11 +439,12 @@ def encode_rendition(size: SizeSpec, image: VipsImage, spec: EncodeSpec) -> Rend
     )
 
 
-def encode_image(image: VipsImage, spec: EncodeSpec) -> bytes:
-    """The encoded bytes, with no EXIF, XMP, IPTC or ICC metadata (keep="none")."""
+def encode_image(image: VipsImage, spec: EncodeSpec, *, progressive: bool = True) -> bytes:
+    """The encoded bytes, with no EXIF, XMP, IPTC or ICC metadata (keep="none"); a JPEG with
+    optimised Huffman tables, progressive unless asked for baseline."""
     if spec.format == "jpeg":
         data = image.jpegsave_buffer(
-            Q=spec.quality, interlace=True, optimize_coding=True, keep="none"
+            Q=spec.quality, interlace=progressive, optimize_coding=True, keep="none"
         )
     elif spec.format == "webp":
         data = image.webpsave_buffer(Q=spec.quality, keep="none")
@@ -406,6 +468,12 @@ def blurhash_of(image: VipsImage) -> str:
 
 
 # Helpers
+
+
+@functools.cache
+def _encoders() -> ThreadPoolExecutor:
+    """Threads for the encodes of one image: the LARGE JPEG alone takes as long as the rest."""
+    return ThreadPoolExecutor(max_workers=3, thread_name_prefix="mediaworker-encode")
 
 
 def _decode_box(width: int, height: int, sizes: Sequence[SizeSpec]) -> tuple[int, int]:
@@ -442,6 +510,10 @@ def _orientation(image: VipsImage) -> int:
         return 1
     value = int(image.get("orientation"))
     return value if 1 <= value <= 8 else 1
+
+
+def _icc_profile(image: VipsImage) -> bytes | None:
+    return bytes(image.get("icc-profile-data")) if image.get_typeof("icc-profile-data") else None
 
 
 def _icc_colour_space(image: VipsImage) -> str | None:

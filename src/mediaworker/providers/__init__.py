@@ -2,9 +2,11 @@
 
 Which implementation serves a capability is a setting (AI_IMAGE_GENERATOR, AI_IMAGE_ENHANCER,
 AI_TRANSCRIBER, AI_SPEECH, AI_PHOTO_ANALYZER): `auto` (the default) takes the real provider
-whose API key is set, else the local one. A provider chosen explicitly but not usable (no key,
-no SDK, not offering the capability) is replaced by one that refuses every call with
-NOT_CONFIGURED: the worker still runs its other jobs, and the log says why at startup.
+whose API key is set, else the local one. The local photo analyzer is the offline detector
+when `mediaworker[vision]` and its weights are installed, else `none` (nothing analysed).
+A provider chosen explicitly but not usable (no key, no SDK, not offering the capability) is
+replaced by one that refuses every call with NOT_CONFIGURED: the worker still runs its other
+jobs, and the log says why at startup.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ OFFERED = {
     "image_enhancer": ("gemini", "openai"),
     "transcriber": ("openai",),
     "speech": ("openai",),
-    "photo_analyzer": ("anthropic",),
+    "photo_analyzer": ("anthropic", "openai"),
 }
 
 
@@ -132,7 +134,7 @@ class _Builder:
             "image_enhancer": lambda: local.LocalImageEnhancer(self.cpu),
             "transcriber": lambda: local.LocalTranscriber(self.cpu),
             "speech": lambda: local.LocalSpeechSynthesizer(self.tools),
-            "photo_analyzer": lambda: local.LocalPhotoAnalyzer(),
+            "photo_analyzer": lambda: local.photo_analyzer(self.cpu, self.config),
         }
         return makers[capability]()
 
@@ -181,6 +183,12 @@ class _Builder:
             tools=self.tools,
         )
 
+    def _openai_photo_analyzer(self) -> Any:
+        from mediaworker.providers import openai
+
+        client = self._client("openai")
+        return openai.OpenAIPhotoAnalyzer(client, self.config.openai_vision_model)
+
     def _anthropic_photo_analyzer(self) -> Any:
         from mediaworker.providers import anthropic
 
@@ -217,5 +225,7 @@ class Refusing:
     ) -> SpeechAudio:
         raise self._refuse()
 
-    async def analyze(self, image: bytes, *, content_type: str) -> PhotoAnalysis:
+    async def analyze(
+        self, image: bytes, *, content_type: str, room_type: str | None = None
+    ) -> PhotoAnalysis:
         raise self._refuse()

@@ -1,34 +1,35 @@
-"""Anthropic: photo analysis (a description and tags) with a Claude vision model.
+"""Anthropic: photo analysis (room and items, `photos.analysis`) with a Claude vision model.
 
 Anthropic offers no image generation, transcription or speech, so this is its one capability
 here. One `AsyncAnthropic` client per worker, with ANTHROPIC_BASE_URL, AI_PROVIDER_TIMEOUT_S
 and AI_SDK_MAX_RETRIES; SDK exceptions are mapped at this boundary, 529 (overloaded) to
-PROVIDER_DOWN, a refusal (`stop_reason` "refusal") to BAD_INPUT.
+PROVIDER_DOWN, a refusal (`stop_reason` "refusal") to BAD_INPUT, a reply cut at
+`stop_reason` "max_tokens" or outside the schema to `InvalidReplyError` (see `vision.py`).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, cast
 
 import anthropic
-from anthropic.types import ImageBlockParam, TextBlockParam
+from anthropic.types import ImageBlockParam, JSONOutputFormatParam, TextBlockParam
 
 from mediaworker.config import ProvidersConfig
 from mediaworker.errors import NotConfiguredError
+from mediaworker.photos import analysis
 from mediaworker.providers import http_errors
 from mediaworker.providers.base import PhotoAnalysis, Usage, count_request
+from mediaworker.providers.vision import MAX_TOKENS, check_image, read_reply
 
 PROVIDER = "anthropic"
-MAX_TOKENS = 400
-PROMPT = (
-    "Describe this photo for an image library. Answer with JSON only, in this shape: "
-    '{"description": "<one or two sentences>", "tags": ["<up to ten lower-case tags>"]}'
-)
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+# JSON outputs: the reply is constrained to the schema (the SDK moves the limits it cannot
+# express, such as ranges, into descriptions; `read_reply` checks them again).
+OUTPUT_FORMAT: JSONOutputFormatParam = {
+    "type": "json_schema",
+    "schema": anthropic.transform_schema(analysis.RoomAnalysis),
+}
 
 
 def make_client(config: ProvidersConfig) -> anthropic.AsyncAnthropic:
@@ -55,23 +56,24 @@ class AnthropicPhotoAnalyzer:
     provider: str = PROVIDER
     remote: bool = True
 
-    async def analyze(self, image: bytes, *, content_type: str) -> PhotoAnalysis:
-        if content_type not in IMAGE_TYPES:
-            raise http_errors.refused(PROVIDER, f"{content_type[:40]} is not an image it reads")
+    async def analyze(
+        self, image: bytes, *, content_type: str, room_type: str | None = None
+    ) -> PhotoAnalysis:
         block: ImageBlockParam = {
             "type": "image",
             "source": {
                 "type": "base64",
                 "media_type": cast(Any, content_type),
-                "data": base64.b64encode(image).decode(),
+                "data": check_image(PROVIDER, image, content_type),
             },
         }
-        question: TextBlockParam = {"type": "text", "text": PROMPT}
+        question: TextBlockParam = {"type": "text", "text": analysis.prompt(room_type)}
         async with sdk_boundary(str(self.client.api_key or "")):
             message = await self.client.messages.create(
                 model=self.model,
                 max_tokens=MAX_TOKENS,
                 messages=[{"role": "user", "content": [block, question]}],
+                output_config={"format": OUTPUT_FORMAT},
             )
         usage = Usage(
             input_tokens=message.usage.input_tokens,
@@ -81,15 +83,6 @@ class AnthropicPhotoAnalyzer:
         if message.stop_reason == "refusal":
             raise http_errors.refused(PROVIDER, "the model declined this image", usage)
         text = "".join(b.text for b in message.content if b.type == "text")
-        return _analysis(text, usage)
-
-
-def _analysis(text: str, usage: Usage) -> PhotoAnalysis:
-    try:
-        found = json.loads(text)
-        tags = tuple(str(t)[:40] for t in found.get("tags", [])[:10])
-        return PhotoAnalysis(str(found["description"])[:1000], tags, usage)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        if not text.strip():
-            raise http_errors.malformed(PROVIDER, "an empty answer") from None
-        return PhotoAnalysis(text.strip()[:1000], (), usage)
+        cut = message.stop_reason == "max_tokens"
+        result = read_reply(PROVIDER, text, usage, room_type=room_type, cut=cut)
+        return PhotoAnalysis(result, text, message.model, usage)

@@ -13,7 +13,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+from mediaworker.photos.analysis import RoomAnalysis
 
 
 class Capability(StrEnum):
@@ -24,7 +26,7 @@ class Capability(StrEnum):
     UPSCALE = "upscale"
     TRANSCRIPTION = "transcription"
     SPEECH = "speech"
-    ANALYSIS = "analysis"
+    ANALYSIS = "analyze_photo"  # its rate limit: RATE_LIMIT_ANALYSIS
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,20 @@ class SpeechAudio:
     usage: Usage
 
 
+AnalysisMethod = Literal["model", "detector", "none"]
+
+
 @dataclass(frozen=True)
 class PhotoAnalysis:
-    description: str
-    tags: tuple[str, ...]
+    """A validated room analysis. `raw` is the reply verbatim (the detector's detections as
+    JSON); `model` the model id the API reported; `method` says what made it: a vision model,
+    the offline detector (its items are estimates), or nothing (`none`: not analysed)."""
+
+    result: RoomAnalysis
+    raw: str
+    model: str
     usage: Usage
+    method: AnalysisMethod = "model"
 
 
 class Provider(Protocol):
@@ -120,7 +131,12 @@ class SpeechSynthesizer(Provider, Protocol):
 
 
 class PhotoAnalyzer(Provider, Protocol):
-    async def analyze(self, image: bytes, *, content_type: str) -> PhotoAnalysis: ...
+    async def analyze(
+        self, image: bytes, *, content_type: str, room_type: str | None = None
+    ) -> PhotoAnalysis:
+        """The room and the items in `image`; a `room_type` given is a fact, kept as it is.
+        A reply that does not validate raises `http_errors.InvalidReplyError`."""
+        ...
 
 
 # HTTP requests made by the SDKs during one metered call (their own retries included): the

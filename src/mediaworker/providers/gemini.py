@@ -12,7 +12,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ class GeminiImageEnhancer:
     client: Any  # google.genai.Client
     model: str
     prompt: str
-    secret: str
+    secret: str = field(repr=False)  # masked in error messages; never in a repr or a log
     provider: str = PROVIDER
     remote: bool = True
 

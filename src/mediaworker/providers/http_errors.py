@@ -5,12 +5,14 @@
 | 429                                        | RateLimitError       | RATE_LIMIT     | yes (1) |
 | 5xx, Anthropic's 529 overload              | ProviderDownError    | PROVIDER_DOWN  | yes     |
 | a malformed answer (broken JSON, no image) | ProviderDownError    | PROVIDER_DOWN  | yes     |
+| a reply that breaks the requested schema   | InvalidReplyError    | PROVIDER_DOWN  | yes (2) |
 | 408, a timeout                             | TimeoutExceededError | TIMEOUT        | yes     |
 | connection refused or reset                | NetworkError         | NETWORK        | yes     |
 | other 4xx (400, 404, 413, 422), refusals   | BadInputError        | BAD_INPUT      | no      |
 | 401, 403                                   | NotConfiguredError   | NOT_CONFIGURED | no      |
 
 (1) after the provider's Retry-After, when it sends one.
+(2) analyze_photo asks once more at once, then the job's retry takes over; the reply is kept.
 
 Messages name the provider and the status, and quote the provider's own message where it helps
 (a 400 says what was wrong), at most 200 characters, with the API key masked. A 401 or 403
@@ -101,6 +103,20 @@ class RefusedError(BadInputError):
 def refused(provider: str, reason: str, usage: Usage | None = None) -> RefusedError:
     error = RefusedError(f"{provider} refused the request: {reason}")
     error.usage = usage
+    return error
+
+
+class InvalidReplyError(ProviderDownError):
+    """The provider answered, but not with what the schema asked for (not JSON, out of the
+    schema, cut at max_tokens). The reply and the usage are kept: it was paid for."""
+
+    usage: Usage | None = None
+    raw: str = ""
+
+
+def invalid_reply(provider: str, reason: str, raw: str, usage: Usage) -> InvalidReplyError:
+    error = InvalidReplyError(f"{provider} answered with an invalid analysis: {reason}")
+    error.usage, error.raw = usage, raw
     return error
 
 

@@ -6,7 +6,9 @@
 - upscale: libvips lanczos3, with a limit on the output's pixels
 - transcription: pocketsphinx, US English only (its model ships in the wheel)
 - speech: espeak-ng, encoded by ffmpeg
-- photo analysis: refused with NOT_CONFIGURED (nothing offline does it honestly)
+- photo analysis: YOLOv4-tiny detections of furniture and appliances with a rule for the room
+  (`processing/detect.py`), flagged as estimates, when `mediaworker[vision]` and the weights
+  are installed; else provider `none`: no items, the photo counted as not analysed
 
 The CPU-heavy parts run in the worker's process pool; espeak-ng and ffmpeg as subprocesses.
 """
@@ -16,8 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mediaworker.config import ProvidersConfig
 from mediaworker.errors import BadInputError, NotConfiguredError
-from mediaworker.processing import recognize, retouch
+from mediaworker.photos.analysis import RoomAnalysis, RoomType
+from mediaworker.processing import detect, recognize, retouch
 from mediaworker.processing.image import ImageLimits
 from mediaworker.processing.pool import CpuPool
 from mediaworker.processing.speech import SPEECH_ENCODINGS
@@ -120,14 +124,44 @@ class LocalSpeechSynthesizer:
         return SpeechAudio(data, content_type, Usage(characters=len(text), audio_seconds=seconds))
 
 
+def photo_analyzer(cpu: CpuPool, config: ProvidersConfig) -> LocalPhotoAnalyzer | NoPhotoAnalyzer:
+    """The offline detector when its files are there (VISION_WEIGHTS_DIR or the wheel's)."""
+    folder = detect.weights_dir(config.vision_weights_dir)
+    return NoPhotoAnalyzer() if folder is None else LocalPhotoAnalyzer(cpu, str(folder))
+
+
 @dataclass
 class LocalPhotoAnalyzer:
-    model: str = "none"
+    cpu: CpuPool
+    weights_dir: str
+    model: str = detect.MODEL
     provider: str = PROVIDER
     remote: bool = False
 
-    async def analyze(self, image: bytes, *, content_type: str) -> PhotoAnalysis:
-        raise NotConfiguredError("photo analysis needs ANTHROPIC_API_KEY: nothing offline does it")
+    async def analyze(
+        self, image: bytes, *, content_type: str, room_type: str | None = None
+    ) -> PhotoAnalysis:
+        if content_type != "image/jpeg":
+            raise BadInputError(f"the offline detector reads prepared JPEGs, not {content_type}")
+        found = await self.cpu.run(detect.analyze_room, image, self.weights_dir, room_type)
+        return PhotoAnalysis(found.analysis, found.raw(), self.model, Usage(images=1), "detector")
+
+
+@dataclass
+class NoPhotoAnalyzer:
+    """No key and no detector: the photo is not analysed, and says so (never an invented
+    room or item)."""
+
+    model: str = "none"
+    provider: str = "none"
+    remote: bool = False
+
+    async def analyze(
+        self, image: bytes, *, content_type: str, room_type: str | None = None
+    ) -> PhotoAnalysis:
+        room = RoomType(room_type) if room_type else RoomType.OTHER
+        nothing = RoomAnalysis(room_type=room, room_label=None, room_confidence=0.0, items=[])
+        return PhotoAnalysis(nothing, "", self.model, Usage(), "none")
 
 
 OPENAI_VOICES = frozenset(

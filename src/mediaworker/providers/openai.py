@@ -1,4 +1,6 @@
-"""OpenAI: image generation and editing, transcription, speech, through the official async SDK.
+"""OpenAI: image generation and editing, transcription, speech and photo analysis (Structured
+Outputs: a strict JSON schema; `message.refusal` is BAD_INPUT, `finish_reason` "length" an
+invalid, cut reply), through the official async SDK.
 
 One `AsyncOpenAI` client per worker, with OPENAI_BASE_URL, AI_PROVIDER_TIMEOUT_S and the SDK's
 own retries kept at AI_SDK_MAX_RETRIES (0 by default: the job's retry owns the backoff). SDK
@@ -16,26 +18,33 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import openai
+from openai.lib._parsing import type_to_response_format_param
 from openai.types import ImagesResponse
 from openai.types.audio import Transcription
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from mediaworker.config import ProvidersConfig
 from mediaworker.errors import NotConfiguredError
+from mediaworker.photos import analysis
 from mediaworker.processing.speech import SPEECH_ENCODINGS
 from mediaworker.providers import http_errors
 from mediaworker.providers.base import (
     ImageResult,
+    PhotoAnalysis,
     SpeechAudio,
     Transcript,
     Usage,
     count_request,
 )
 from mediaworker.providers.tools import Tools, duration_s
+from mediaworker.providers.vision import MAX_TOKENS, check_image, read_reply
 
 PROVIDER = "openai"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # the transcription endpoint's file limit
 _Quality = Literal["low", "medium", "high", "auto"]
 _SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav"]
+# Structured Outputs: {"type": "json_schema", "json_schema": {"name", "strict": true, ...}}
+RESPONSE_FORMAT = type_to_response_format_param(analysis.RoomAnalysis)
 
 
 def make_client(config: ProvidersConfig) -> openai.AsyncOpenAI:
@@ -142,6 +151,58 @@ class OpenAISpeechSynthesizer(_OpenAI):
         seconds = await duration_s(self.tools, data, ext) if self.tools else None
         usage = Usage(characters=len(text), audio_seconds=seconds, raw={"bytes": len(data)})
         return SpeechAudio(data, content_type, usage)
+
+
+class OpenAIPhotoAnalyzer(_OpenAI):
+    async def analyze(
+        self, image: bytes, *, content_type: str, room_type: str | None = None
+    ) -> PhotoAnalysis:
+        data = check_image(PROVIDER, image, content_type)
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": analysis.prompt(room_type)},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "The room to list:"},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": f"data:{content_type};base64,{data}"},
+                    },
+                ],
+            },
+        ]
+        async with sdk_boundary(self._secret()):
+            completion = await self.client.chat.completions.create(
+                model=self.model,
+                messages=messages,
+                response_format=cast(Any, RESPONSE_FORMAT),
+                max_completion_tokens=MAX_TOKENS,
+            )
+        return _photo_analysis(completion, room_type)
+
+
+def _photo_analysis(completion: ChatCompletion, room_type: str | None) -> PhotoAnalysis:
+    usage = _chat_usage(completion)
+    if not completion.choices:
+        raise http_errors.malformed(PROVIDER, "no choice in the answer")
+    choice = completion.choices[0]
+    if choice.message.refusal:
+        raise http_errors.refused(PROVIDER, f"the model declined: {choice.message.refusal}", usage)
+    text = choice.message.content or ""
+    cut = choice.finish_reason == "length"
+    result = read_reply(PROVIDER, text, usage, room_type=room_type, cut=cut)
+    return PhotoAnalysis(result, text, completion.model, usage)
+
+
+def _chat_usage(completion: ChatCompletion) -> Usage:
+    usage = completion.usage
+    if usage is None:
+        return Usage()
+    return Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        raw=usage.model_dump(mode="json", exclude_none=True),
+    )
 
 
 def _first_image(response: ImagesResponse) -> bytes:

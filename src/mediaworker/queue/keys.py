@@ -5,7 +5,7 @@ The storage key layout is in storage/layout.py; id validation and request hashes
 
 from __future__ import annotations
 
-from mediaworker.ids import validate_hex
+from mediaworker.ids import validate_hex, validate_id
 
 # --- arq (its own prefixes live in arq.constants; the queue name is ours) ------------------
 
@@ -73,3 +73,13 @@ def rate_limit_key(capability: str, provider: str, model: str | None = None) -> 
     """`...:rate-limit:{capability}:{provider}[:{model}]`; names are not user input."""
     parts = [capability, provider] + ([model] if model else [])
     return RATE_LIMIT_PREFIX + ":".join(parts)
+
+
+# An inventory found unchanged writes nothing; the cron that looks for changed projects skips
+# a project whose newest change (epoch ms) is not after this mark. Kept a day.
+INVENTORY_CHECKED_PREFIX = f"{PREFIX}inventory-checked:"
+INVENTORY_CHECKED_TTL_S = 24 * 3600
+
+
+def inventory_checked_key(project_id: str) -> str:
+    return INVENTORY_CHECKED_PREFIX + validate_id(project_id, what="project_id")

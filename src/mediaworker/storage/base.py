@@ -51,8 +51,9 @@ class Storage(Protocol):
         """The whole object; `NotFoundError` when it does not exist."""
         ...
 
-    async def download(self, key: str, dest: Path) -> int:
-        """Stream the object to `dest` (replaced only when complete); the bytes written."""
+    async def download(self, key: str, dest: Path, *, max_bytes: int | None = None) -> int:
+        """Stream the object to `dest` (replaced only when complete); the bytes written. An
+        object over `max_bytes` is refused (`check_size`) before its bytes are read."""
         ...
 
     async def exists(self, key: str) -> bool: ...
@@ -100,3 +101,11 @@ def check_content_type(content_type: str) -> str:
 def shown_key(key: str) -> str:
     """A key short enough to quote in an error message."""
     return repr(key) if len(key) <= 80 else repr(key[:77] + "...")
+
+
+def check_size(size_bytes: int, max_bytes: int | None) -> None:
+    """BadInputError when an object of `size_bytes` is over `max_bytes` (None: no limit)."""
+    if max_bytes is not None and size_bytes > max_bytes:
+        raise BadInputError(
+            f"file is {size_bytes / 2**20:.1f} MiB, over the {max_bytes / 2**20:.1f} MiB limit"
+        )

@@ -24,6 +24,13 @@ class DerivativeType(StrEnum):
     WAVEFORM_PNG = "WAVEFORM_PNG"
     PREVIEW = "PREVIEW"  # H.264 + AAC MP4, the first seconds of a video
     UPSCALED = "UPSCALED"  # the original enlarged 2x or 4x (upscale_image), IMAGE_FORMAT
+    # export_ar: per product, so a poster and a mug of one design are both kept
+    GLB_POSTER = "GLB_POSTER"  # binary glTF 2.0
+    USDZ_POSTER = "USDZ_POSTER"
+    AR_POSTER_POSTER = "AR_POSTER_POSTER"  # a PNG still of the model (link previews)
+    GLB_MUG = "GLB_MUG"
+    USDZ_MUG = "USDZ_MUG"
+    AR_POSTER_MUG = "AR_POSTER_MUG"
 
 
 # Content type and file extension of the derivatives whose format is fixed (the image sizes
@@ -35,6 +42,16 @@ DERIVATIVE_FORMATS: dict[DerivativeType, tuple[str, str]] = {
     DerivativeType.WAVEFORM_PNG: ("image/png", "png"),
     DerivativeType.PREVIEW: ("video/mp4", "mp4"),
 }
+AR_FORMATS = {  # export_ar's outputs: (derivative type prefix, content type, extension)
+    "glb": ("GLB", "model/gltf-binary", "glb"),
+    "usdz": ("USDZ", "model/vnd.usdz+zip", "usdz"),
+    "still": ("AR_POSTER", "image/png", "png"),
+}
+
+
+def ar_derivative_type(output: str, product: str) -> DerivativeType:
+    """`GLB_MUG` for ("glb", "mug"); a KeyError or ValueError for anything else."""
+    return DerivativeType(f"{AR_FORMATS[output][0]}_{product.upper()}")
 
 
 def original_key(media_id: str, ext: str) -> str:

@@ -27,7 +27,13 @@ from mediaworker.errors import (
     NotFoundError,
     StorageError,
 )
-from mediaworker.storage.base import StoredObject, check_content_type, check_key, shown_key
+from mediaworker.storage.base import (
+    StoredObject,
+    check_content_type,
+    check_key,
+    check_size,
+    shown_key,
+)
 
 COPY_CHUNK_BYTES = 1024 * 1024
 FILE_MODE = 0o644
@@ -140,9 +146,9 @@ class LocalStorage:
         check_key(key)
         return await self._io("get", key, self._read_bytes, key)
 
-    async def download(self, key: str, dest: Path) -> int:
+    async def download(self, key: str, dest: Path, *, max_bytes: int | None = None) -> int:
         check_key(key)
-        return await self._io("download", key, self._copy_out, key, dest)
+        return await self._io("download", key, self._copy_out, key, dest, max_bytes)
 
     async def exists(self, key: str) -> bool:
         check_key(key)
@@ -191,15 +197,16 @@ class LocalStorage:
     def _read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
-    def _copy_out(self, key: str, dest: Path) -> int:
+    def _copy_out(self, key: str, dest: Path, max_bytes: int | None) -> int:
         """A hard link when `dest` is on the same file system (no copy: jobs only read their
         originals, and a later `put` replaces the stored file, not the linked one), else a copy.
-        Neither is fsynced: `dest` is a scratch file."""
+        Neither is fsynced: `dest` is a scratch file. The size is checked first."""
         try:
             source = self._path(key)
             size = source.stat().st_size
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFoundError(f"storage key {shown_key(key)} not found") from None
+        check_size(size, max_bytes)
         if _link(source, dest):
             return size
         with source.open("rb") as src, PendingFile(dest) as pending:

@@ -41,7 +41,13 @@ from mediaworker.errors import (
     NotFoundError,
     StorageError,
 )
-from mediaworker.storage.base import StoredObject, check_content_type, check_key, shown_key
+from mediaworker.storage.base import (
+    StoredObject,
+    check_content_type,
+    check_key,
+    check_size,
+    shown_key,
+)
 from mediaworker.storage.local import PendingFile, open_source
 
 if TYPE_CHECKING:
@@ -199,16 +205,21 @@ class S3Storage:
             async with body:
                 return await body.read()
 
-    async def download(self, key: str, dest: Path) -> int:
+    async def download(self, key: str, dest: Path, *, max_bytes: int | None = None) -> int:
+        """Streamed in DOWNLOAD_CHUNK_BYTES; the size checked from the response headers before
+        any byte of the body is read, and again as the bytes arrive."""
         check_key(key)
         with translated("download", key):
             response = await self._client.get_object(Bucket=self._bucket, Key=key)
             body = response["Body"]
             async with body:
+                check_size(int(response.get("ContentLength") or 0), max_bytes)
                 pending = await asyncio.to_thread(PendingFile, dest)
                 try:
-                    buffer = bytearray()
+                    buffer, received = bytearray(), 0
                     async for chunk in body.iter_chunks(DOWNLOAD_CHUNK_BYTES):
+                        received += len(chunk)
+                        check_size(received, max_bytes)
                         buffer += chunk
                         if len(buffer) >= DOWNLOAD_CHUNK_BYTES:
                             await asyncio.to_thread(pending.write, bytes(buffer))
