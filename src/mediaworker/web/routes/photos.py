@@ -11,7 +11,7 @@ and still PROCESSING its analysis). A photo never analysed is PENDING.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Response, status
 from pydantic import BaseModel, Field
@@ -30,7 +30,7 @@ from mediaworker.web.services import ServicesDep
 
 router = APIRouter(prefix="/v1/photos", tags=["photos"], dependencies=[Producer])
 MediaId = Annotated[str, Path(pattern=ID_PATTERN)]
-NOT_FOUND = {404: {"description": "No such media"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such media"}}
 
 
 class AnalyzeRequest(BaseModel):
