@@ -90,8 +90,8 @@ async def model_state(page: Page, *, timeout_s: float = 60) -> ModelState:
     Polled with `evaluate` (not `wait_for_function`, whose polling a CSP without
     'unsafe-eval', as the dashboard's, refuses)."""
     async with asyncio.timeout(timeout_s):
-        while not await page.evaluate("window.__modelEvents.length > 0"):
-            await asyncio.sleep(0.1)
+        while not await page.evaluate("window.__modelEvents.length > 0"):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)  # the event is the page's: polled from here
     state = await page.evaluate(
         "(() => { const viewer = document.querySelector('model-viewer');"
         " const d = viewer.getDimensions();"

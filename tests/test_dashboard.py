@@ -342,7 +342,8 @@ async def test_the_ar_preview_needs_an_admin_and_an_export(
     web: httpx.AsyncClient, db: Pool
 ) -> None:
     await db.execute(
-        "INSERT INTO media (id, kind, status, storage_key) VALUES ('plain-1', 'IMAGE', 'READY', 'k')"
+        "INSERT INTO media (id, kind, status, storage_key)"
+        " VALUES ('plain-1', 'IMAGE', 'READY', 'k')"
     )
     anonymous = await web.get("/dashboard/media/plain-1/ar")
     not_exported = await web.get("/dashboard/media/plain-1/ar?product=mug", auth=BASIC)

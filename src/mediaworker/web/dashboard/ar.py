@@ -27,7 +27,8 @@ from mediaworker.web.services import ServicesDep
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 AR_PAGE_CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' data: blob:; worker-src 'self' blob:; "
+    "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' data: blob:; "
+    "worker-src 'self' blob:; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
 
