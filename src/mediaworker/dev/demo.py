@@ -73,11 +73,15 @@ async def run_demo(workdir: Path, *, keep: bool = False, serve: bool = False) ->
         os.environ.setdefault("LOG_LEVEL", "WARNING")
         for name, value in OFFLINE_DEFAULTS.items():
             os.environ.setdefault(name, value)
-        code = await _run(Settings(), workdir)
+        code, tour = await _run(Settings(), workdir)
         if serve:
             from mediaworker.dev.showcase import keep_serving  # the `web` extra
 
-            code = code if await keep_serving(Settings()) else 1
+            pages = {
+                "the photo": f"/dashboard/media/{tour.design_id}",
+                "its AR poster": f"/dashboard/media/{tour.design_id}/ar?product=poster",
+            }
+            code = code if await keep_serving(Settings(), pages) else 1
         return code
     finally:
         if services is not None:
@@ -107,7 +111,7 @@ def _start_services(workdir: Path) -> LocalServices | None:
     return services
 
 
-async def _run(settings: Settings, workdir: Path) -> int:
+async def _run(settings: Settings, workdir: Path) -> tuple[int, Tour]:
     from mediaworker.settings import worker_options
 
     await migrate(settings.database.dsn())
@@ -119,7 +123,8 @@ async def _run(settings: Settings, workdir: Path) -> int:
             tour = await _start_tour(svc, samples)
             await wait_for_media(svc.db, tour.media_ids, timeout_s=WAIT_S, show=True)
             await _wait_for_jobs(svc.db, tour)
-            return await _report(svc.db, settings.storage.path.resolve(), samples, tour)
+            code = await _report(svc.db, settings.storage.path.resolve(), samples, tour)
+            return code, tour
     finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
