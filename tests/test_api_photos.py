@@ -4,6 +4,7 @@ worker with the offline analyzer; and the requests these routes refuse."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,14 @@ async def upload(http: httpx.AsyncClient, path: Path, **fields: str) -> dict[str
 async def test_a_project_photo_is_analysed_polled_and_inventoried(
     http_api: httpx.AsyncClient, settings: Settings, testdata: Path
 ) -> None:
-    accepted = await upload(http_api, testdata / "rooms" / "bedroom_hotel.jpg", project_id="flat-9")
+    project = f"flat-{uuid.uuid4().hex[:8]}"  # inventories outlive the db fixture's truncation
+    accepted = await upload(http_api, testdata / "rooms" / "bedroom_hotel.jpg", project_id=project)
     media_id = accepted["media_id"]
     media = (await http_api.get(f"/v1/media/{media_id}")).json()
-    assert media["project_id"] == "flat-9"
+    assert media["project_id"] == project
     before = (await http_api.get(f"/v1/photos/{media_id}")).json()
     assert (before["status"], before["analysis"], before["processed_at"]) == ("PENDING", None, None)
-    assert (await http_api.get("/v1/projects/flat-9/inventory")).status_code == 404
+    assert (await http_api.get(f"/v1/projects/{project}/inventory")).status_code == 404
 
     analyze = await http_api.post(f"/v1/photos/{media_id}/analyze", json={"room_type": "bedroom"})
     again = await http_api.post(f"/v1/photos/{media_id}/analyze")
@@ -50,17 +52,17 @@ async def test_a_project_photo_is_analysed_polled_and_inventoried(
     assert photo["method"] in ("detector", "none") and photo["version"] == 1
     assert photo["error_code"] is None and photo["error_message"] is None
 
-    sync = await http_api.post("/v1/projects/flat-9/inventory/sync")
+    sync = await http_api.post(f"/v1/projects/{project}/inventory/sync")
     assert sync.status_code == 202, sync.text
     assert (sync.json()["job_id"], sync.json()["function"]) == (
-        "inventory-flat-9",
+        f"inventory-{project}",
         "sync_inventory",
     )
     await run_burst(ai_settings(settings, None))
 
-    inventory = (await http_api.get("/v1/projects/flat-9/inventory")).json()
-    assert inventory["project_id"] == "flat-9" and inventory["inputs_hash"]
-    assert inventory["inventory"]["projectId"] == "flat-9"
+    inventory = (await http_api.get(f"/v1/projects/{project}/inventory")).json()
+    assert inventory["project_id"] == project and inventory["inputs_hash"]
+    assert inventory["inventory"]["projectId"] == project
     assert inventory["inventory"]["photos"]["total"] == 1
     quantities = [i["quantity"] for i in photo["analysis"]["items"]]
     assert inventory["inventory"]["totalItems"] == sum(quantities)

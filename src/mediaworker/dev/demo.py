@@ -48,7 +48,6 @@ from mediaworker.payloads import (
 from mediaworker.queue.submit import submit_job
 from mediaworker.registry import JobDeclaration
 
-PROJECT_ID = "demo-flat"
 PROMPT = "a moving van at sunrise, watercolour"
 SPEECH_TEXT = "Your photos, audio and video are ready."
 WAIT_S = 150
@@ -136,6 +135,7 @@ async def _run(settings: Settings, workdir: Path) -> tuple[int, Tour]:
 class Tour:
     media_ids: list[str]  # one per upload, in Samples.uploads order
     jobs: dict[str, str]  # title -> job id, of the jobs enqueued beside the uploads
+    project_id: str  # the landscape photo's: a new one each run, its inventory new too
 
     @property
     def design_id(self) -> str:
@@ -146,11 +146,12 @@ async def _start_tour(svc: Services, samples: Samples) -> Tour:
     """Upload every sample (the landscape photo of a project, to be analysed), then enqueue
     what the uploads do not: an enhanced and a generated image, speech, an AR poster."""
     ids = []
+    project_id = f"demo-{uuid.uuid4().hex[:8]}"
     for path in samples.uploads:
         photo = path == samples.photos[0]
         ingested = await ingest_file(
             svc.db, svc.storage, svc.redis, path,
-            project_id=PROJECT_ID if photo else None, analyze=photo,
+            project_id=project_id if photo else None, analyze=photo,
         )  # fmt: skip
         ids.append(ingested.media.id)
     work: dict[str, tuple[JobDeclaration, Payload]] = {
@@ -165,7 +166,7 @@ async def _start_tour(svc: Services, samples: Samples) -> Tour:
     jobs = {}
     for title, (job, payload) in work.items():
         jobs[title] = (await submit_job(svc.db, svc.redis, job.name, payload)).job.job_id
-    return Tour(ids, jobs)
+    return Tour(ids, jobs, project_id)
 
 
 async def _wait_for_jobs(db: Pool, tour: Tour) -> None:
@@ -179,13 +180,13 @@ async def _wait_for_jobs(db: Pool, tour: Tour) -> None:
             ended = all(j is not None and j.status in jobs_db.FINAL for j in jobs)
             photo = await photos_db.get(db, tour.design_id)
             status = None if photo is None else photo.status
-            if ended and (status == "ERROR" or (status == "DONE" and await _inventory(db))):
+            if ended and (status == "ERROR" or (status == "DONE" and await _inventory(db, tour))):
                 return
             await asyncio.sleep(0.2)
 
 
-async def _inventory(db: Pool) -> dict[str, Any] | None:
-    return await inventories_db.get(db, PROJECT_ID)
+async def _inventory(db: Pool, tour: Tour) -> dict[str, Any] | None:
+    return await inventories_db.get(db, tour.project_id)
 
 
 async def _report(db: Pool, root: Path, samples: Samples, tour: Tour) -> int:
@@ -203,7 +204,7 @@ async def _report(db: Pool, root: Path, samples: Samples, tour: Tour) -> int:
     for title, job in jobs.items():
         report.print_job(title, job, root)
     photo = await photos_db.polling_view(db, tour.design_id)
-    report.print_photo(photo, await _inventory(db))
+    report.print_photo(photo, await _inventory(db, tour))
     console.print(f"\nall files are under {root}")
     broken_failed = views[-1]["status"] == "ERROR" and views[-1]["error_code"] == "BAD_INPUT"
     others_ready = all(v["status"] == "READY" for v in views[:-1])
