@@ -6,6 +6,7 @@ The tools run without a shell, with fixed arguments and a time limit.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,8 @@ def make_samples(folder: Path) -> Samples:
 
 
 def _run(argv: list[str]) -> None:
+    if shutil.which(argv[0]) is None:
+        raise SystemExit(f"the demo needs {argv[0]}: `./scripts/run demo` installs it (apt)")
     subprocess.run(argv, check=True, capture_output=True, timeout=TOOL_TIMEOUT_S)  # noqa: S603
 
 
