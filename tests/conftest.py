@@ -185,10 +185,10 @@ PRODUCER_TOKEN = "producer-token-for-the-tests"  # noqa: S105 - a test token
 ADMIN_TOKEN = "admin-token-for-the-tests"  # noqa: S105 - a test token
 
 
-def api_settings(settings: Settings, **env: Any) -> Settings:
+def api_settings(settings: Settings, **options: Any) -> Settings:
     from mediaworker.config import ApiConfig
 
-    config = ApiConfig(**{"API_TOKENS": PRODUCER_TOKEN, "ADMIN_TOKENS": ADMIN_TOKEN, **env})
+    config = ApiConfig(**{"API_TOKENS": PRODUCER_TOKEN, "ADMIN_TOKENS": ADMIN_TOKEN, **options})
     return settings.model_copy(update={"api": config})
 
 
@@ -211,7 +211,8 @@ async def api_client(settings: Settings, token: str | None = PRODUCER_TOKEN) -> 
 
 @pytest.fixture
 async def http_api(settings: Settings, db: Pool, redis: ArqRedis) -> AsyncIterator[Any]:
-    """An API client with a producer token, on the test servers (emptied first)."""
+    """An API client with a producer token, on the test servers (emptied first). (`api` is
+    the AI stand-ins, ai_jobs_support.py.)"""
     async with api_client(api_settings(settings)) as http:
         yield http
 

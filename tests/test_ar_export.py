@@ -135,7 +135,7 @@ async def test_a_rerun_returns_the_stored_files_unless_forced(
 @pytest.mark.parametrize(
     ("kind", "content", "message"),
     [
-        ("AUDIO", "design", "not an image"),
+        ("AUDIO", "design", "this job needs image"),
         ("IMAGE", b"%PDF-1.7 not an image at all\n" * 40, "not an image"),
         ("UNKNOWN", b"", "empty"),
         ("IMAGE", "truncated", "truncated"),

@@ -1,4 +1,5 @@
-"""The AR preview page in a real browser: Debian's chromium, headless, driven by playwright.
+"""The AR preview page in a real browser: Debian's chromium, headless, driven by playwright
+(tests/browser.py, the launcher the dashboard's browser tests use too).
 
 The page, the vendored model-viewer and a GLB we exported are served from 127.0.0.1; every
 request elsewhere is refused and recorded, so the page is shown to work offline.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,27 +16,13 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from playwright.async_api import Route, async_playwright
 
 from ar_tools import quadrant_design
+from browser import ModelState, chromium, model_state, only_from, watch_model_events
 from mediaworker.payloads import Derivative
 from mediaworker.processing.ar_export import ArSpec, make_ar_export
 from mediaworker.processing.image import ImageLimits
 from mediaworker.web.ar import MODEL_VIEWER_JS, STATIC_DIR, ArPage, ar_page, page_for
-
-CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-# Set before any page script runs: model-viewer's load and error events (they do not bubble,
-# so they are caught on the way down).
-RECORD_EVENTS = """
-window.__modelEvents = [];
-for (const name of ["load", "error"]) {
-  document.addEventListener(name, (event) => {
-    if (event.target.tagName === "MODEL-VIEWER") {
-      window.__modelEvents.push({ name, detail: JSON.stringify(event.detail ?? null) });
-    }
-  }, true);
-}
-"""
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -85,42 +71,20 @@ def test_page_for_waits_for_all_three_derivatives() -> None:
 
 @dataclass
 class Shown:
-    events: list[dict[str, str]]  # model-viewer's load and error events, in order
-    loaded: bool
-    size_m: list[float]  # model-viewer's getDimensions()
+    state: ModelState
     outside: list[str]  # requests to anywhere but our server (refused)
 
 
 async def show_in_chromium(base: str, page_path: str) -> Shown:
     """Open the page in headless chromium and wait for model-viewer's first load or error."""
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is missing: run ./scripts/run bootstrap (apt chromium)"
-    outside: list[str] = []
-
-    async def only_ours(route: Route) -> None:
-        if route.request.url.startswith(base):
-            await route.continue_()
-        else:
-            outside.append(route.request.url)
-            await route.abort()
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context()
-            await context.route("**/*", only_ours)
-            await context.add_init_script(RECORD_EVENTS)
-            page = await context.new_page()
-            await page.goto(f"{base}/{page_path}")
-            await page.wait_for_function("window.__modelEvents.length > 0", timeout=60_000)
-            state = await page.evaluate(
-                "(() => { const viewer = document.querySelector('model-viewer');"
-                " const d = viewer.getDimensions();"
-                " return [window.__modelEvents, viewer.loaded, [d.x, d.y, d.z]]; })()"
-            )
-        finally:
-            await browser.close()
-    return Shown(state[0], state[1], state[2], outside)
+    async with chromium() as browser:
+        context = await browser.new_context()
+        outside = await only_from(context, base)
+        await watch_model_events(context)
+        page = await context.new_page()
+        await page.goto(f"{base}/{page_path}")
+        state = await model_state(page)
+    return Shown(state, outside)
 
 
 def write_page(folder: Path, product: str, glb: bytes) -> str:
@@ -145,9 +109,9 @@ async def test_model_viewer_loads_the_exported_glb_offline(
 
     shown = await show_in_chromium(base, write_page(folder, product, exported.glb))
 
-    assert [e["name"] for e in shown.events] == ["load"], shown.events
-    assert shown.loaded is True
-    assert shown.size_m == pytest.approx(list(exported.size_m), rel=1e-3)
+    assert [e["name"] for e in shown.state.events] == ["load"], shown.state.events
+    assert shown.state.loaded is True
+    assert shown.state.size_m == pytest.approx(list(exported.size_m), rel=1e-3)
     assert shown.outside == []
 
 
@@ -155,5 +119,5 @@ async def test_model_viewer_loads_the_exported_glb_offline(
 async def test_a_broken_glb_gives_model_viewers_error_event(site: tuple[str, Path]) -> None:
     base, folder = site
     shown = await show_in_chromium(base, write_page(folder, "mug", b"glTF" + b"\0" * 40))
-    assert [e["name"] for e in shown.events] == ["error"], shown.events
-    assert shown.loaded is False
+    assert [e["name"] for e in shown.state.events] == ["error"], shown.state.events
+    assert shown.state.loaded is False

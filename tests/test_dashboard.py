@@ -339,3 +339,23 @@ async def test_a_running_job_is_listed_and_cancelled_from_the_dashboard(
     assert "nap-long cancelled" in cancelled.text
     assert job is not None and job.status == "cancelled"
     assert "Nothing running." in after.text
+
+
+async def test_the_ar_preview_needs_an_admin_and_an_export(
+    web: httpx.AsyncClient, db: Pool
+) -> None:
+    await db.execute(
+        "INSERT INTO media (id, kind, status, storage_key)"
+        " VALUES ('plain-1', 'IMAGE', 'READY', 'k')"
+    )
+    anonymous = await web.get("/dashboard/media/plain-1/ar")
+    not_exported = await web.get("/dashboard/media/plain-1/ar?product=mug", auth=BASIC)
+    bad_product = await web.get("/dashboard/media/plain-1/ar?product=sofa", auth=BASIC)
+    media_page = await web.get("/dashboard/media/plain-1", auth=BASIC)
+
+    assert (anonymous.status_code, anonymous.headers["location"]) == (303, "/dashboard/login")
+    assert not_exported.status_code == 404 and "AR export (mug)" in not_exported.text
+    assert bad_product.status_code == 422
+    assert "in AR" not in media_page.text  # no link without an export
+    for answer in (not_exported, media_page):  # the strict policy outside the AR page itself
+        assert "'unsafe-inline'" not in answer.headers["Content-Security-Policy"]

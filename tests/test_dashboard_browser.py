@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium, against a real `mediaworker serve` on loopback
 and a real worker: an operator signs in, sees a failed job, fixes its cause, clicks Retry
-and sees it succeed, without reloading the page (htmx refreshes the sections)."""
+and sees it succeed, without reloading the page (htmx refreshes the sections); and opens
+the AR preview of an exported poster from its media page (model-viewer fires `load`)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,24 @@ import pytest
 from arq.connections import ArqRedis
 from playwright.async_api import Page, expect
 
-from browser import chromium
-from conftest import ADMIN_TOKEN, TESTDATA, running_api_server, running_worker, wait_until
-from mediaworker.config import Settings
+from browser import chromium, model_state, only_from, watch_model_events
+from conftest import (
+    ADMIN_TOKEN,
+    TESTDATA,
+    run_burst,
+    running_api_server,
+    running_worker,
+    wait_until,
+)
+from mediaworker import client
+from mediaworker.config import ArConfig, Settings
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.queue.submit import submit_job
 from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
+from photo_fixtures import upload_photo
 
 pytestmark = pytest.mark.slow
 PHOTO = TESTDATA / "images" / "exif_orientation_3.jpg"
@@ -91,3 +101,32 @@ async def test_an_operator_retries_a_failed_job_and_sees_it_succeed(
         loaded = await thumbnails.evaluate_all("imgs => imgs.every(i => i.naturalWidth > 0)")
         assert loaded, "a thumbnail did not load"
         assert re.search(r"/dashboard/media/dash-room$", page.url)
+
+
+async def test_the_ar_preview_of_an_exported_poster_loads_from_the_media_page(
+    settings: Settings, db: Pool, redis: ArqRedis, storage: Storage
+) -> None:
+    design = await upload_photo(db, storage, PHOTO)
+    await client.enqueue_ar_export(redis, design.id, "poster", width_m=0.5)
+    await run_burst(settings.model_copy(update={"ar": ArConfig(AR_STILL_PX=128)}))
+
+    async with (
+        running_api_server(settings, ADMIN_TOKENS=ADMIN_TOKEN) as base,
+        chromium() as browser,
+    ):
+        context = await browser.new_context()
+        outside = await only_from(context, base)
+        await watch_model_events(context)
+        page = await context.new_page()
+        await sign_in(page, base, ADMIN_TOKEN)
+        await page.goto(f"{base}/dashboard/media/{design.id}")
+        await page.get_by_role("link", name="poster in AR").click()
+        await expect(page).to_have_url(f"{base}/dashboard/media/{design.id}/ar?product=poster")
+        shown = await model_state(page)
+        missing = await page.goto(f"{base}/dashboard/media/{design.id}/ar?product=mug")
+
+    assert [e["name"] for e in shown.events] == ["load"], shown.events
+    assert shown.loaded is True and shown.csp_violations == []
+    assert shown.size_m[0] == pytest.approx(0.5, rel=1e-3)  # the poster at its real width
+    assert outside == []  # everything from the dashboard: nothing fetched elsewhere
+    assert missing is not None and missing.status == 404  # no mug was exported

@@ -1,5 +1,6 @@
 """`mediaworker demo --serve`: after the demo, the dashboard stays up on loopback with a
-printed admin token, shows the demo's failure, and Ctrl-C stops it cleanly."""
+printed admin token, shows the demo's failure and its AR poster's preview, and Ctrl-C stops
+it cleanly."""
 
 from __future__ import annotations
 
@@ -43,9 +44,13 @@ async def test_the_demo_keeps_the_dashboard_open_until_ctrl_c(
         token = re.search(r"admin token \(sign in with it\): (\S+)", printed)
         assert token, printed
         assert f"http://127.0.0.1:{port}/dashboard" in printed
+        ar_url = re.search(r"its AR poster: (http://\S+)", printed)
+        assert ar_url, printed
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             refused = await http.get("/dashboard")
             page = await http.get("/dashboard", auth=("demo", token.group(1)))
+            ar_page = await http.get(ar_url.group(1), auth=("demo", token.group(1)))
+        assert ar_page.status_code == 200 and "<model-viewer" in ar_page.text
         assert refused.status_code == 303
         assert page.status_code == 200
         failed = page.text[page.text.index('id="failed"') :]

@@ -61,8 +61,6 @@ async def ingest_file(
 ) -> Ingested:
     """Store `path`, write its row (of `project_id` when given) and enqueue process_upload;
     with `analyze`, an image's analyze_photo too."""
-    if project_id is not None:
-        validate_id(project_id, what="project_id")
     if not await asyncio.to_thread(path.is_file):
         raise BadInputError(f"{path.name}: not a file")
     stored = await store_upload(
@@ -99,9 +97,11 @@ async def store_upload(
 ) -> StoredUpload:
     """Store the file at `path` as the original of a new media row named `filename` (of
     `project_id` when given), write the row, and submit its `process_upload` through the
-    ledger (so a Redis flush before it runs loses nothing); with `analyze`, an image's
-    analyze_photo too. process_upload decides what the file needs: thumbnails for an image;
-    waveform, preview and poster frame for audio and video, at their priorities."""
+    ledger (so a Redis flush before it runs loses nothing). It decides what the file needs:
+    thumbnails for an image; waveform, preview and poster frame for audio and video, at their
+    priorities. With `analyze`, an image's analyze_photo too."""
+    if project_id is not None:
+        validate_id(project_id, what="project_id")
     kind, content_type = guess_kind(Path(filename))
     key = layout.original_key(media_id, extension(Path(filename)))
     stored = await storage.put_file(key, path, content_type=content_type)
@@ -119,8 +119,9 @@ async def store_upload(
         ),
     )
     if analyze and kind == media_db.MediaKind.IMAGE:
-        analysis = AnalyzePhotoPayload.model_validate({"media_id": media_id})
-        await submit_job(db, redis, registry.ANALYZE_PHOTO.name, analysis)
+        await submit_job(
+            db, redis, registry.ANALYZE_PHOTO.name, AnalyzePhotoPayload(media_id=media_id)
+        )
     work = ProcessUploadPayload(media_id=media_id)
     submitted = await submit_job(db, redis, registry.PROCESS_UPLOAD.name, work)
     return StoredUpload(media, submitted.job)

@@ -122,6 +122,16 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             keep_result=300,
         ),
         cron(
+            refresh.coroutine,
+            name=refresh.name,
+            minute=set(range(0, 60, 2)),
+            second=37,
+            unique=True,
+            timeout=90,
+            max_tries=ARQ_MAX_TRIES,
+            keep_result=60,
+        ),
+        cron(
             prune.coroutine,
             name=prune.name,
             minute=17,

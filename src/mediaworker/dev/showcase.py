@@ -13,7 +13,7 @@ import contextlib
 import secrets
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import uvicorn
 from arq.worker import Worker
@@ -54,9 +54,9 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-async def keep_serving(settings: Settings) -> bool:
+async def keep_serving(settings: Settings, pages: Mapping[str, str] | None = None) -> bool:
     """Run a worker and the API with the dashboard until SIGINT or SIGTERM; False when the
-    port (API_PORT) is taken."""
+    port (API_PORT) is taken. `pages`: more addresses to print, by what they show."""
     settings, token = with_admin_token(settings)
     port = settings.api.port
     if not port_is_free(port):
@@ -77,6 +77,8 @@ async def keep_serving(settings: Settings) -> bool:
             await asyncio.sleep(0.05)  # uvicorn says it started by a flag, not an event
         if server.started:
             console.print(f"\ndashboard: http://{HOST}:{port}/dashboard")
+            for shows, path in (pages or {}).items():
+                console.print(f"{shows}: http://{HOST}:{port}{path}", soft_wrap=True)
             if token:
                 console.print(f"admin token (sign in with it): {token}")
             console.print("Ctrl-C stops the worker and the server")

@@ -19,7 +19,7 @@ from mediaworker.config import Settings
 from mediaworker.web import dashboard
 from mediaworker.web.errors import install_error_handlers
 from mediaworker.web.limits import BodyLimit
-from mediaworker.web.routes import docs, enqueue, health, jobs, media, stats
+from mediaworker.web.routes import docs, enqueue, health, jobs, media, photos, projects, stats
 from mediaworker.web.services import open_services
 
 UPLOAD_PATH = "/v1/media"
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit_for=limit_for)
     install_error_handlers(app)
     app.include_router(enqueue.router_for(registry.JOBS.values()))  # the busiest routes first
-    for module in (health, stats, jobs, media):
+    for module in (health, stats, jobs, media, photos, projects):
         app.include_router(module.router)
     dashboard.install(app)
     app.include_router(enqueue.unknown_function_router())

@@ -3,6 +3,7 @@ pages whose sections refresh themselves with htmx (vendored in web/static, no No
 time). Admin token required (session.py); POSTs checked against cross-site requests.
 
     pages.py    overview (counts, running, failed, workers), job, media, AI costs, search
+    ar.py       the AR preview of a media row's exported products (model-viewer)
     actions.py  retry, retry all failed, cancel (queue/admin.py)
     login.py    login form, logout, static files
     reads.py    what the pages show, read through db/ and queue/ as the CLI and API do
@@ -15,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mediaworker.web.dashboard import actions, login, pages
+from mediaworker.web.dashboard import actions, ar, login, pages
 from mediaworker.web.dashboard.session import LoginRequired
 
 PREFIX = "/dashboard"
@@ -39,7 +40,8 @@ async def _to_login(request: Request, exc: Exception) -> Response:
 
 class SecurityHeaders:
     """Pure ASGI (the API's requests pass through untouched, at the cost of one prefix test):
-    the headers above on every /dashboard answer, and `no-store` unless it set a cache rule."""
+    the headers above on every /dashboard answer, and `no-store` unless it set a cache rule.
+    A page that sets its own Content-Security-Policy keeps it (ar.py: model-viewer's)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -53,7 +55,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
+                    if name != "Content-Security-Policy" or name not in headers:
+                        headers[name] = value
                 if "cache-control" not in headers:
                     headers["Cache-Control"] = "no-store"
             await send(message)
@@ -63,7 +66,7 @@ class SecurityHeaders:
 
 def install(app: FastAPI) -> None:
     """Mount the dashboard on the API's app."""
-    for module in (login, actions, pages):
+    for module in (login, actions, ar, pages):
         app.include_router(module.router)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_middleware(SecurityHeaders)

@@ -25,6 +25,7 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 STATIC = {  # name -> media type: the only files served
     "htmx.min.js": "text/javascript",
     "dashboard.css": "text/css",
+    "model-viewer.min.js": "text/javascript",  # the AR preview (ar.py)
 }
 
 

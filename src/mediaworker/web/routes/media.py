@@ -1,7 +1,8 @@
 """Media: upload a file (streamed to storage, size-limited), then read its state and outputs.
 
-`POST /v1/media` stores the original, writes the media row and enqueues `process_upload`,
-which decides what the file needs (thumbnails; waveform, preview, poster frame; transcript).
+`POST /v1/media` stores the original, writes the media row (of `project_id` when given) and
+enqueues `process_upload`, which decides what the file needs (thumbnails; waveform, preview,
+poster frame; transcript); with `analyze=true`, an image's `analyze_photo` too.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class MediaView(BaseModel):
     content_type: str | None = None
     size_bytes: int | None = None
     category: str | None = None
+    project_id: str | None = None
     facts: dict[str, Any] = {}
     derivatives: list[Derivative] = []
     error: ErrorView | None = None
@@ -74,6 +76,11 @@ FACTS = (
                         "properties": {
                             "file": {"type": "string", "format": "binary"},
                             "category": {"type": "string", "maxLength": CATEGORY_MAX_CHARS},
+                            "project_id": {"type": "string", "pattern": ID_PATTERN},
+                            "analyze": {
+                                "type": "boolean",
+                                "description": "An image's analyze_photo too (issue 8)",
+                            },
                         },
                     }
                 }
@@ -95,6 +102,8 @@ async def upload_media(request: Request, services: ServicesDep) -> UploadAccepte
             media_id=media_id,
             filename=upload.filename,
             category=category,
+            project_id=upload.fields.get("project_id") or None,
+            analyze=upload.fields.get("analyze", "").lower() in ("true", "1", "yes"),
         )
     return UploadAccepted(media_id=media_id, job=JobView.of(stored.job))
 
