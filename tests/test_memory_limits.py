@@ -183,7 +183,9 @@ async def test_a_tool_out_of_memory_under_the_limit_is_bad_input_not_retried(
         await run_tool(argv, timeout_s=30, what="a decode")
 
 
-async def test_a_tool_out_of_memory_without_our_limit_is_retried() -> None:
+async def test_a_tool_out_of_memory_without_our_limit_is_retried(
+    no_tool_memory_limit: None,
+) -> None:
     argv = [sys.executable, "-c", OUT_OF_MEMORY_TOOL]
 
     with pytest.raises(TransientError):
@@ -219,6 +221,14 @@ def tool_memory_limit() -> Iterator[int]:
     before = TOOL_LIMITS.memory_bytes
     TOOL_LIMITS.memory_bytes = 256 * MB
     yield TOOL_LIMITS.memory_bytes
+    TOOL_LIMITS.memory_bytes = before
+
+
+@pytest.fixture
+def no_tool_memory_limit() -> Iterator[None]:
+    before = TOOL_LIMITS.memory_bytes  # a worker started by an earlier test may have set it
+    TOOL_LIMITS.memory_bytes = None
+    yield
     TOOL_LIMITS.memory_bytes = before
 
 

@@ -75,7 +75,10 @@ async def test_a_long_ffmpeg_encode_reports_increasing_progress(
 ) -> None:
     source = clip(tmp_path / "long.mp4", seconds=40, size="640x360", audio=False)
     probe = await probe_of(source)
-    argv = preview_argv("ffmpeg", str(source), probe, str(tmp_path / "p.mp4"), preview_spec(40))
+    # x264's "slow" preset: several seconds of encoding even on an idle machine, so the
+    # reports (at most one every 0.5 s) have time to show more than one value
+    spec = PreviewSpec(seconds=40, max_lines=360, crf=23, preset="slow", audio_kbps=96)
+    argv = preview_argv("ffmpeg", str(source), probe, str(tmp_path / "p.mp4"), spec)
     seen: list[float] = []
 
     async def job() -> None:

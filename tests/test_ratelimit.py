@@ -109,7 +109,11 @@ async def test_three_workers_never_pass_the_limit_in_any_window(
     arrivals = sorted(c.at for c in api.calls("images.generate"))
     assert len(arrivals) == jobs
     spans = [arrivals[i + limit] - arrivals[i] for i in range(len(arrivals) - limit)]
-    assert min(spans) >= window_s - 0.1, f"{limit + 1} calls within {min(spans):.2f} s"
+    # Arrival times at the stand-in, not the limiter's own: a slot taken at t and its request
+    # sent a little later (three workers share this test's event loop) can make two arrivals
+    # closer than the slots were; 0.25 s of that jitter is allowed, a fourth call in a window
+    # would be a whole window early.
+    assert min(spans) >= window_s - 0.25, f"{limit + 1} calls within {min(spans):.2f} s"
     assert arrivals[-1] - arrivals[0] < (jobs / limit) * window_s + 3, "slots are not wasted"
     rows = await db.fetch("SELECT status, attempt FROM job_runs WHERE function = 'generate_image'")
     assert {(r["status"], r["attempt"]) for r in rows} <= {("SUCCEEDED", 1), ("DEFERRED", 1)}
