@@ -47,6 +47,9 @@ TESTDATA = Path(
 )
 
 
+TEARDOWN_S = 30.0
+
+
 def make_settings(storage_path: Path, **queue: Any) -> Settings:
     """Settings for a test: the test servers, local storage in `storage_path`, quick retries."""
     queue_env = {"QUEUE_BACKOFF_DELAY": 0, "QUEUE_POLL_DELAY_MS": 5, "QUEUE_CONCURRENCY": 4}
@@ -146,9 +149,16 @@ async def running_worker(settings: Settings, **options: Any) -> AsyncIterator[Wo
         yield worker
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await worker.close()
+        # Bounded: a worker whose shutdown does not end within TEARDOWN_S is reported on
+        # stderr and left behind, so the test's own outcome stands (an open question for
+        # worker shutdown, seen twice in CI under load; see README, Development).
+        try:
+            async with asyncio.timeout(TEARDOWN_S):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                await worker.close()
+        except TimeoutError:
+            print(f"running_worker: shutdown took over {TEARDOWN_S} s", file=sys.stderr)
 
 
 async def wait_until(predicate: Any, *, timeout_s: float = 10, every_s: float = 0.05) -> None:
