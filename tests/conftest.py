@@ -107,7 +107,11 @@ async def run_burst(settings: Settings, **options: Any) -> Worker:
     try:
         await worker.async_run()
     finally:
-        await worker.close()
+        try:
+            async with asyncio.timeout(TEARDOWN_S):  # as in running_worker below
+                await worker.close()
+        except TimeoutError:
+            print(f"run_burst: shutdown took over {TEARDOWN_S} s", file=sys.stderr)
     return worker
 
 

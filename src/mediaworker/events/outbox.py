@@ -33,11 +33,14 @@ class OutboxWriter:
         self._pending: dict[str, NewEvent] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False  # the loop's own stop: Python 3.11's wait_for can swallow a cancel
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop())
 
     async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -63,7 +66,7 @@ class OutboxWriter:
             self._pending.pop(msg_id, None)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=RETRY_EVERY_S)
             self._wake.clear()

@@ -79,11 +79,15 @@ class Tracker:
         self._lease_wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False  # the loops' own stop: Python 3.11's wait_for can swallow a cancel
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._loop()), asyncio.create_task(self._lease_loop())]
 
     async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        self._lease_wake.set()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -219,7 +223,7 @@ class Tracker:
             await pipe.execute()
 
     async def _lease_loop(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lease_wake.wait(), timeout=keys.IN_PROGRESS_REFRESH_S)
             self._lease_wake.clear()
@@ -230,7 +234,7 @@ class Tracker:
                 logger.warning(f"in-progress keys not renewed: {map_error(exc).message}")
 
     async def _loop(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=keys.IN_PROGRESS_REFRESH_S)
             self._wake.clear()
