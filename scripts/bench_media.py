@@ -142,7 +142,7 @@ async def context(storage_dir: Path) -> Context:
     cpu = CpuPool(settings.queue.cpu_workers)
     # Only what the measured steps use: settings, storage and the CPU pool (no db, no Redis).
     fields: dict[str, Any] = {"db": None, "redis": None, "exit_stack": None}
-    fields.update(providers=None, tracker=None)
+    fields.update(providers=None, tracker=None, outbox=None)
     return Context(settings, storage=storage, cpu=cpu, worker_name="bench", **fields)
 
 
