@@ -17,7 +17,10 @@ from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
+from mediaworker.functions.steps import thumbnail_task
 from mediaworker.ingest import ingest_file
+from mediaworker.processing.image import make_thumbnails
+from mediaworker.processing.pool import CpuPool
 from mediaworker.queue import keys
 from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
@@ -271,3 +274,25 @@ async def test_the_real_world_corpus_gives_upright_sized_outputs(
             assert abs(d.width / d.height - width / height) < 0.05 * width / height
         image = pyvips.Image.new_from_buffer(await storage.get(d.storage_key), "")
         assert image.interpretation in ("srgb", "b-w") and image.format == "uchar"
+
+
+LOADED_MODULES = "sorted(__import__('sys').modules)"  # eval'd in a pool process
+
+
+async def test_the_pool_task_imports_nothing_beyond_what_a_warm_process_has(
+    tmp_path: Path,
+) -> None:
+    """What the job sends to the CPU pool unpickles with the warm-up's imports alone: a size
+    named by storage/layout.py's enum made a fresh process import the storage backends
+    (aioboto3 among them) in its first job, 300 ms on a fresh worker's first thumbnail."""
+    source = photo(tmp_path / "in.jpg", 640, 480)
+    pool = CpuPool(1)
+    try:
+        await pool.start()
+        before = set(await pool.run(eval, LOADED_MODULES))
+        await pool.run(make_thumbnails, *thumbnail_task(Settings().image, source))
+        after = set(await pool.run(eval, LOADED_MODULES))
+    finally:
+        pool.close()
+
+    assert sorted(after - before) == []
