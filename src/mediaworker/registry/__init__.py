@@ -9,8 +9,8 @@ name or the form of its id.
 
 A job-id rule is a tuple of templates over the payload's fields (and properties): the first
 whose fields are all set names the job, so the same work enqueued twice is one job. The cron
-jobs are declared here too (`cron=True`, not external); their schedules are wiring, read only
-by arq, so they stay in settings.py's cron list beside the other worker options.
+jobs are declared here too, with their schedules (`cron=CronSchedule(...)`, not external);
+settings.py builds arq's cron list from them.
 
 The declarations are in registry/jobs.py, their form (`JobDeclaration`) in
 registry/declaration.py; every name is imported from `mediaworker.registry`.
@@ -32,7 +32,7 @@ from mediaworker.payloads import Payload
 from mediaworker.queue import keys, ledger
 from mediaworker.queue.enqueue import enqueue_job
 from mediaworker.queue.serializer import deserialize
-from mediaworker.registry.declaration import JobDeclaration, OnFailure
+from mediaworker.registry.declaration import CronSchedule, JobDeclaration, OnFailure
 from mediaworker.registry.jobs import (
     ANALYZE_PHOTO,
     CLAIM_TTS_JOBS,
@@ -81,6 +81,7 @@ __all__ = [
     "SYNTHESIZE_SPEECH",
     "TRANSCRIBE_AUDIO",
     "UPSCALE_IMAGE",
+    "CronSchedule",
     "JobDeclaration",
     "OnFailure",
     "enqueue",

@@ -1,5 +1,6 @@
 """The form of a job's declaration (registry/jobs.py holds them): what a job is called, what it
-takes and returns, how its id is ruled, its priority, timeout and failure hook."""
+takes and returns, how its id is ruled, its priority, timeout and failure hook, and for a cron
+job its schedule."""
 
 from __future__ import annotations
 
@@ -29,6 +30,21 @@ def fixed_s(seconds: float) -> Callable[[Settings], float]:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CronSchedule:
+    """When arq runs a cron job, as arq's `cron()` spells it, and the options of each run.
+
+    Fields left None match every value; a frozenset matches each of its values.
+    """
+
+    minute: int | frozenset[int] | None = None
+    second: int | frozenset[int] = 0
+    unique: bool = True  # one run per tick across all workers
+    run_at_startup: bool = False
+    arq_timeout_s: float = 90  # arq's limit; the job's own (timeout_s) is inside it
+    keep_result_s: float = 60
+
+
+@dataclass(frozen=True, kw_only=True)
 class JobDeclaration:
     name: str  # the function name arq runs
     payload: type[Payload]
@@ -38,7 +54,7 @@ class JobDeclaration:
     priority: int = DEFAULT_PRIORITY  # lower runs first
     on_failure: OnFailure | None = None  # called once the job has failed for good
     external: bool = True  # may be enqueued from outside (HTTP API, `mediaworker enqueue`)
-    cron: bool = False  # run on its schedule (settings.py), not enqueued
+    cron: CronSchedule | None = None  # run on this schedule (settings.py), not enqueued
 
     def validate(self, payload: Payload | Mapping[str, Any]) -> Payload:
         """The payload as this job's model; BadInputError (BAD_INPUT) when it does not fit."""

@@ -51,7 +51,7 @@ from mediaworker.payloads import (
     WaveformPayload,
     WaveformResult,
 )
-from mediaworker.registry.declaration import JobDeclaration, fixed_s
+from mediaworker.registry.declaration import CronSchedule, JobDeclaration, fixed_s
 
 PROCESS_UPLOAD = JobDeclaration(
     name="process_upload",
@@ -149,7 +149,7 @@ RECONCILE_MEDIA = JobDeclaration(
     job_id=(),  # cron: arq names each run
     timeout_s=fixed_s(60),
     external=False,
-    cron=True,
+    cron=CronSchedule(second=7, keep_result_s=300),
 )
 RECONCILE_JOBS = JobDeclaration(
     name="reconcile_jobs",
@@ -158,7 +158,7 @@ RECONCILE_JOBS = JobDeclaration(
     job_id=(),  # cron: arq names each run
     timeout_s=fixed_s(60),
     external=False,
-    cron=True,
+    cron=CronSchedule(second=47, keep_result_s=300),
 )
 PRUNE_HISTORY = JobDeclaration(
     name="prune_history",
@@ -167,7 +167,7 @@ PRUNE_HISTORY = JobDeclaration(
     job_id=(),  # cron: arq names each run
     timeout_s=fixed_s(600),
     external=False,
-    cron=True,
+    cron=CronSchedule(minute=17, second=23, arq_timeout_s=900, keep_result_s=3600),
 )
 CLAIM_TTS_JOBS = JobDeclaration(
     name="claim_tts_jobs",
@@ -176,7 +176,7 @@ CLAIM_TTS_JOBS = JobDeclaration(
     job_id=(),  # cron: arq names each run
     timeout_s=fixed_s(60),
     external=False,
-    cron=True,
+    cron=CronSchedule(second=frozenset(range(3, 60, 10))),
 )
 ANALYZE_PHOTO = JobDeclaration(
     name="analyze_photo",
@@ -200,7 +200,7 @@ REFRESH_INVENTORIES = JobDeclaration(
     job_id=(),  # cron: arq names each run
     timeout_s=fixed_s(60),
     external=False,
-    cron=True,
+    cron=CronSchedule(minute=frozenset(range(0, 60, 2)), second=37),
 )
 
 DELIVER_WEBHOOK = JobDeclaration(
@@ -220,7 +220,7 @@ REQUEUE_WEBHOOKS = JobDeclaration(
     job_id=(),  # cron: arq names each run
     timeout_s=fixed_s(60),
     external=False,
-    cron=True,
+    cron=CronSchedule(second=53),
 )
 
 JOBS: dict[str, JobDeclaration] = {
