@@ -171,8 +171,8 @@ async def wait_until(predicate: Any, *, timeout_s: float = 10, every_s: float = 
             await asyncio.sleep(every_s)
 
 
-from ai_jobs_support import ai_db, api  # noqa: E402, F401  (fixtures)
 from s3_stand_in import s3_endpoint, s3_storage_config  # noqa: E402, F401  (fixtures)
+from support import ai_db, api, providers  # noqa: E402, F401  (fixtures)
 
 
 async def mediaworker_cli(settings: Settings, *args: str) -> tuple[int, str]:
@@ -226,7 +226,7 @@ async def api_client(settings: Settings, token: str | None = PRODUCER_TOKEN) -> 
 @pytest.fixture
 async def http_api(settings: Settings, db: Pool, redis: ArqRedis) -> AsyncIterator[Any]:
     """An API client with a producer token, on the test servers (emptied first). (`api` is
-    the AI stand-ins, ai_jobs_support.py.)"""
+    the AI stand-ins, support.py.)"""
     async with api_client(api_settings(settings)) as http:
         yield http
 

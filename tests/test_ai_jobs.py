@@ -7,13 +7,11 @@ import asyncio
 import hashlib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pyvips
 from arq.connections import ArqRedis
 
-from ai_jobs_support import photo, result_of, upload
 from ai_stand_ins import KEYS, TRANSCRIPT, AiStandIn, ai_settings
 from conftest import TESTDATA, run_burst
 from mediaworker import client, registry
@@ -26,13 +24,9 @@ from mediaworker.payloads import ClaimTtsPayload
 from mediaworker.queue import keys
 from mediaworker.queue.enqueue import enqueue_job
 from mediaworker.storage.base import Storage
-from test_providers_local import probe_seconds
+from support import ai_metrics_rows, photo, probe_seconds, result_of, upload
 
 JFK_MP3 = TESTDATA / "audio" / "speech_jfk_16k_mono.mp3"
-
-
-async def metrics_rows(db: Pool) -> list[dict[str, Any]]:
-    return [dict(r) for r in await db.fetch("SELECT * FROM ai_metrics ORDER BY id")]
 
 
 # --- generate_image --------------------------------------------------------------------------
@@ -58,7 +52,7 @@ async def test_generate_image_makes_a_generated_row_and_meters_the_call(
     assert (image.width, image.height) == (512, 512)
     assert result["url"] == storage.url(row.storage_key) and not result["synthetic"]
     assert len(await derivatives_db.list_for(ai_db, row.id)) == 3, "its thumbnails ran"
-    [metric] = await metrics_rows(ai_db)
+    [metric] = await ai_metrics_rows(ai_db)
     assert (metric["provider"], metric["model"], metric["operation"]) == (
         "openai",
         "gpt-image-2.5-flare",
@@ -84,7 +78,7 @@ async def test_the_prompt_cache_saves_the_second_call_unless_turned_off(
     one, two = await result_of(first), await result_of(second)
     if ttl_s:  # a copy in the second job's own row
         assert two["cached"] and two["media_id"] != one["media_id"]
-        assert len(api.calls("images.generate")) == 1 and len(await metrics_rows(ai_db)) == 1
+        assert len(api.calls("images.generate")) == 1 and len(await ai_metrics_rows(ai_db)) == 1
         assert await ai_db.fetchval("SELECT count(*) FROM media") == 2
     else:
         assert not two["cached"] and two["media_id"] != one["media_id"]
@@ -104,7 +98,7 @@ async def test_generate_image_offline_is_a_labelled_free_placeholder(
         "placeholder",
         True,
     )
-    [metric] = await metrics_rows(ai_db)
+    [metric] = await ai_metrics_rows(ai_db)
     assert metric["cost_usd"] == 0 and metric["provider"] == "local"
 
 
@@ -130,7 +124,7 @@ async def test_enhance_image_makes_a_linked_enhanced_copy_and_leaves_the_origina
     enhanced = pyvips.Image.new_from_buffer(await storage.get(copy.storage_key), "")
     source = pyvips.Image.new_from_file(str(tmp_path / "dull.jpg"))
     assert (enhanced - source).abs().avg() > 3
-    [metric] = await metrics_rows(ai_db)
+    [metric] = await ai_metrics_rows(ai_db)
     assert (metric["operation"], metric["model"]) == ("image_edit", "vips-clahe-sharpen")
 
     await redis.delete(keys.result_key(job.job_id))  # the kept result expired
@@ -155,7 +149,7 @@ async def test_enhance_image_with_openai_goes_through_the_edit_endpoint(
     assert (await result_of(job))["provider"] == "openai"
     [call] = api.calls("images.edit")
     assert call.body["image_size"] == "300x200"
-    [metric] = await metrics_rows(ai_db)
+    [metric] = await ai_metrics_rows(ai_db)
     assert metric["cost_usd"] > 0 and metric["usage"]["counted"]["priced"] == {
         "input_image_tokens": 323
     }
@@ -220,7 +214,7 @@ async def test_long_audio_is_sent_in_chunks_below_the_upload_limit_and_versioned
         "gpt-transcribe",
         second.job_id,
     )
-    metrics = await metrics_rows(ai_db)
+    metrics = await ai_metrics_rows(ai_db)
     assert len(metrics) == 6 and {m["operation"] for m in metrics} == {"transcription"}
     assert metrics[0]["audio_seconds"] == 11.0 and metrics[0]["cost_usd"] == Decimal("0.000825")
     assert [m["meta"]["chunk"] for m in metrics[:3]] == [0, 1, 2]
@@ -282,7 +276,7 @@ async def test_the_same_phrase_is_synthesized_once(
     assert len(api.calls("audio.speech")) == 1, "the row's phrase was already stored"
     done = await tts_jobs.get(ai_db, row.id)
     assert done is not None and (done.status, done.audio_url) == ("DONE", first["url"])
-    [metric] = await metrics_rows(ai_db)
+    [metric] = await ai_metrics_rows(ai_db)
     assert metric["characters"] == len("Welcome to the show.")
     assert metric["audio_seconds"] == pytest.approx(1.0, abs=0.1)
     assert metric["cost_usd"] == pytest.approx(Decimal("0.00025"), abs=Decimal("0.00003"))
@@ -356,7 +350,7 @@ async def test_faults_are_retried_or_not_and_every_call_is_metered(
 
     runs = await job_runs.list_for_job(ai_db, job.job_id)
     assert [(r["status"], r["error_code"]) for r in runs] == expected
-    metrics = await metrics_rows(ai_db)
+    metrics = await ai_metrics_rows(ai_db)
     assert [(m["success"], m["error_code"], m["retries"]) for m in metrics] == [
         (status == "SUCCEEDED", code, n) for n, (status, code) in enumerate(expected)
     ]

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import httpx
 import pytest
 from arq.connections import ArqRedis
 
-from conftest import DATABASE_URL, PRODUCER_TOKEN, REDIS_URL, running_worker
+from conftest import DATABASE_URL, PRODUCER_TOKEN, REDIS_URL, free_port, running_worker
 from mediaworker.config import Settings
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db.pool import Pool
@@ -35,13 +34,6 @@ def readme_example() -> str:
     found = re.search(r"```ts\n(// producer\.ts.*?)```", text, re.S)
     assert found, "README has no ```ts producer example"
     return found.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

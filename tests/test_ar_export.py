@@ -28,6 +28,7 @@ from mediaworker.queue import keys as queue_keys
 from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 from mediaworker.web.ar import page_for
+from support import result_of
 
 AR_TYPES = {
     "poster": ["AR_POSTER_POSTER", "GLB_POSTER", "USDZ_POSTER"],
@@ -43,13 +44,6 @@ async def stored_media(db: Pool, storage: Storage, path: Path, kind: str) -> med
     size = (await storage.put_file(key, path, content_type="application/octet-stream")).size_bytes
     row = media_db.NewMedia(media_id, media_db.MediaKind(kind), key, path.name, None, size)
     return await media_db.insert(db, row)
-
-
-async def succeeded(job: Any) -> dict[str, Any]:
-    info = await job.result_info()
-    assert info is not None and info.success, info
-    result: dict[str, Any] = info.result
-    return result
 
 
 async def failure(redis: ArqRedis, db: Pool, job: Any) -> dict[str, str]:
@@ -70,7 +64,7 @@ async def test_poster_and_mug_are_stored_side_by_side_and_pass_the_validators(
 
     await run_burst(settings)
 
-    results = {"poster": await succeeded(poster), "mug": await succeeded(mug)}
+    results = {"poster": await result_of(poster), "mug": await result_of(mug)}
     assert results["poster"]["size_m"][:2] == pytest.approx([0.7, 0.7])
     assert results["mug"]["width_m"] == 0.082
     rows = await derivatives_db.list_for(db, design.id)
@@ -114,7 +108,7 @@ async def test_a_rerun_returns_the_stored_files_unless_forced(
     design = await stored_media(db, storage, quadrant_design(tmp_path / "q.png", 300, 200), "IMAGE")
     first = await client.enqueue_ar_export(redis, design.id, "mug", handle=False)
     await run_burst(settings)
-    made = await succeeded(first)
+    made = await result_of(first)
     assert made["skipped"] is False
 
     # within QUEUE_KEEP_RESULT_S arq answers with the kept result; after it, the job runs
@@ -122,11 +116,11 @@ async def test_a_rerun_returns_the_stored_files_unless_forced(
     await redis.delete(queue_keys.result_key(first.job_id))
     again = await client.enqueue_ar_export(redis, design.id, "mug")
     await run_burst(settings)
-    assert (await succeeded(again))["skipped"] is True
+    assert (await result_of(again))["skipped"] is True
 
     forced = await client.enqueue_ar_export(redis, design.id, "mug", width_m=0.1, force=True)
     await run_burst(settings)
-    redone = await succeeded(forced)
+    redone = await result_of(forced)
     assert redone["skipped"] is False
     assert redone["size_m"][0] > made["size_m"][0]  # wider, and with its handle
     assert len(await derivatives_db.list_for(db, design.id)) == 3

@@ -22,26 +22,12 @@ from mediaworker import client, registry
 from mediaworker.config import Settings
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs
-from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
-from mediaworker.ingest import ingest_file
 from mediaworker.payloads import Derivative
 from mediaworker.queue import keys
 from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
-
-WAVEFORM = {"WAVEFORM_JSON", "WAVEFORM_DAT", "WAVEFORM_SVG", "WAVEFORM_PNG"}
-POSTER = {"THUMBNAIL", "MEDIUM", "LARGE"}
-
-
-async def ingest(db: Pool, storage: Storage, redis: ArqRedis, path: Path) -> media_db.Media:
-    return (await ingest_file(db, storage, redis, path)).media
-
-
-async def row(db: Pool, media_id: str) -> media_db.Media:
-    found = await media_db.get(db, media_id)
-    assert found is not None
-    return found
+from support import POSTER, WAVEFORM, ingest, media_row, with_settings
 
 
 async def outputs(db: Pool, media_id: str) -> dict[str, Derivative]:
@@ -64,11 +50,6 @@ async def saved(storage: Storage, derivative: Derivative, tmp_path: Path) -> Pat
     return path
 
 
-def with_settings(settings: Settings, section: str, **changes: Any) -> Settings:
-    updated = getattr(settings, section).model_copy(update=changes)
-    return settings.model_copy(update={section: updated})
-
-
 # --- waveform ------------------------------------------------------------------------------
 
 
@@ -79,7 +60,7 @@ async def test_an_audio_upload_gets_a_waveform_in_four_formats_and_is_ready(
 
     await run_burst(settings)
 
-    found = await row(db, media.id)
+    found = await media_row(db, media.id)
     assert (found.kind, found.status, found.error_code) == ("AUDIO", "READY", None)
     assert found.sample_rate == 44100 and found.channels == 1
     assert found.duration_s is not None and abs(found.duration_s - 3.0) < 0.08
@@ -137,7 +118,7 @@ async def test_silence_gives_a_flat_waveform_not_an_error(
 
     await run_burst(settings)
 
-    assert (await row(db, media.id)).status == "READY"
+    assert (await media_row(db, media.id)).status == "READY"
     made = await outputs(db, media.id)
     document = json.loads(await storage.get(made["WAVEFORM_JSON"].storage_key))
     assert set(document["data"]) == {0}
@@ -148,7 +129,7 @@ async def test_a_video_without_audio_asked_for_a_waveform_is_bad_input(
 ) -> None:
     media = await ingest(db, storage, redis, clip(tmp_path / "mute.mp4", 1.0, audio=False))
     await run_burst(settings)  # preview and poster frame: READY, no waveform expected
-    assert (await row(db, media.id)).status == "READY"
+    assert (await media_row(db, media.id)).status == "READY"
 
     await client.enqueue_waveform(redis, media.id)
     await run_burst(settings)
@@ -174,7 +155,7 @@ async def test_the_preview_is_the_first_ten_seconds_h264_aac_480_lines_faststart
 
     await run_burst(settings)
 
-    assert (await row(db, media.id)).status == "READY"
+    assert (await media_row(db, media.id)).status == "READY"
     preview = (await outputs(db, media.id))["PREVIEW"]
     assert (preview.content_type, preview.width, preview.height) == ("video/mp4", 854, 480)
     path = await saved(storage, preview, tmp_path)
@@ -200,7 +181,7 @@ async def test_a_short_silent_video_is_previewed_whole_without_an_audio_track(
 
     await run_burst(settings)
 
-    found_row = await row(db, media.id)
+    found_row = await media_row(db, media.id)
     assert (found_row.status, found_row.has_audio) == ("READY", False)
     made = await outputs(db, media.id)
     assert set(made) == POSTER | {"PREVIEW"}, "no waveform for a video without audio"
@@ -219,7 +200,7 @@ async def test_rotated_video_gives_an_upright_preview_and_poster(
 
     await run_burst(settings)
 
-    found_row = await row(db, media.id)
+    found_row = await media_row(db, media.id)
     assert (found_row.status, found_row.rotation) == ("READY", 90)
     assert (found_row.width, found_row.height) == (720, 1280)
     made = await outputs(db, media.id)
@@ -248,7 +229,7 @@ async def test_the_poster_frame_is_at_two_seconds_in_three_sizes(
     made = await outputs(db, media.id)
     sizes = {t: (made[t].width, made[t].height) for t in POSTER}
     assert sizes == {"THUMBNAIL": (150, 150), "MEDIUM": (800, 450), "LARGE": (1920, 1080)}
-    found = await row(db, media.id)
+    found = await media_row(db, media.id)
     assert found.blurhash and (found.width, found.height) == (1920, 1080)
     image = pyvips.Image.new_from_buffer(await storage.get(made["LARGE"].storage_key), "")
     assert image.interpretation == "srgb" and made["LARGE"].content_type == "image/jpeg"
@@ -281,7 +262,7 @@ async def test_when_no_frame_is_found_at_the_time_the_first_frame_is_used(
         redis, registry.GENERATE_VIDEO_THUMBNAIL.job_id_for({"media_id": media.id})
     )
     assert state.success and state.result["at_s"] == 0.0
-    assert (await row(db, media.id)).status == "READY"
+    assert (await media_row(db, media.id)).status == "READY"
 
 
 # --- idempotency and time limits -----------------------------------------------------------
@@ -368,7 +349,7 @@ async def test_a_job_that_times_out_leaves_no_ffmpeg_behind(
         ("RETRYING", "TIMEOUT"),
         ("FAILED", "TIMEOUT"),
     ]
-    found = await row(db, media.id)
+    found = await media_row(db, media.id)
     assert (found.status, found.error_code) == ("ERROR", "TIMEOUT")
 
 
@@ -392,7 +373,7 @@ async def test_every_audio_and_video_file_of_the_corpus(
 
     await run_burst(settings)
 
-    found = await row(db, media.id)
+    found = await media_row(db, media.id)
     if entry["path"] == TOO_SHORT:
         assert (found.status, found.error_code) == ("ERROR", "BAD_INPUT")
         assert found.error_message and "shortest accepted" in found.error_message

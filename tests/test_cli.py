@@ -14,7 +14,7 @@ from conftest import running_worker
 from mediaworker.config import Settings
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
-from test_generate_thumbnails import photo
+from support import gradient_photo
 
 TESTDATA_BROKEN = Path(__file__).resolve().parents[2] / "shared/testdata/broken/truncated.jpg"
 
@@ -28,7 +28,7 @@ async def json_of(settings: Settings, *args: str) -> Any:
 async def test_ingest_wait_json_gives_one_object_per_file_id_first(
     db: Pool, redis: ArqRedis, settings: Settings, tmp_path: Path
 ) -> None:
-    good = photo(tmp_path / "kitchen.jpg", 1200, 900)
+    good = gradient_photo(tmp_path / "kitchen.jpg", 1200, 900)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(good.read_bytes()[:2000])
 
@@ -51,7 +51,7 @@ async def test_media_job_and_stats_describe_the_work_done(
 ) -> None:
     async with running_worker(settings):
         [row] = await json_of(
-            settings, "ingest", str(photo(tmp_path / "hall.jpg", 640, 480)), "--wait"
+            settings, "ingest", str(gradient_photo(tmp_path / "hall.jpg", 640, 480)), "--wait"
         )
 
     media = await json_of(settings, "media", row["id"])

@@ -18,34 +18,18 @@ from mediaworker.db import job_runs
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.functions.steps import thumbnail_task
-from mediaworker.ingest import ingest_file
 from mediaworker.processing.image import make_thumbnails
 from mediaworker.processing.pool import CpuPool
 from mediaworker.queue import keys
 from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
-
-
-def photo(path: Path, width: int, height: int, *, orientation: int = 1) -> Path:
-    """A noisy gradient, not flat colour, so that encoders and crops do real work."""
-    xyz = pyvips.Image.xyz(width, height)
-    image = (xyz[0] / width * 200).bandjoin([xyz[1] / height * 200, xyz[0] * 0 + 90])
-    image = (image + pyvips.Image.gaussnoise(width, height, sigma=20)).cast("uchar")
-    image = image.copy(interpretation="srgb")
-    if orientation != 1:
-        image.set_type(pyvips.GValue.gint_type, "orientation", orientation)
-    image.jpegsave(str(path), Q=90)
-    return path
-
-
-async def ingest(db: Pool, storage: Storage, redis: ArqRedis, path: Path) -> media_db.Media:
-    return (await ingest_file(db, storage, redis, path)).media
+from support import gradient_photo, ingest
 
 
 async def test_three_sizes_are_stored_and_the_row_is_ready(
     db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path
 ) -> None:
-    media = await ingest(db, storage, redis, photo(tmp_path / "room.jpg", 3000, 2000))
+    media = await ingest(db, storage, redis, gradient_photo(tmp_path / "room.jpg", 3000, 2000))
 
     await run_burst(settings)
 
@@ -69,7 +53,7 @@ async def test_three_sizes_are_stored_and_the_row_is_ready(
 async def test_the_job_result_lists_the_outputs(
     db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path
 ) -> None:
-    media = await ingest(db, storage, redis, photo(tmp_path / "a.jpg", 640, 480))
+    media = await ingest(db, storage, redis, gradient_photo(tmp_path / "a.jpg", 640, 480))
 
     await run_burst(settings)
 
@@ -89,7 +73,7 @@ async def test_the_job_result_lists_the_outputs(
 async def test_a_small_image_is_never_enlarged(
     db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path
 ) -> None:
-    media = await ingest(db, storage, redis, photo(tmp_path / "small.jpg", 120, 90))
+    media = await ingest(db, storage, redis, gradient_photo(tmp_path / "small.jpg", 120, 90))
 
     await run_burst(settings)
 
@@ -101,7 +85,9 @@ async def test_exif_orientation_gives_upright_outputs(
     db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path
 ) -> None:
     # A phone portrait: stored 1800x1200 landscape, EXIF says rotate 90 degrees.
-    media = await ingest(db, storage, redis, photo(tmp_path / "p.jpg", 1800, 1200, orientation=6))
+    media = await ingest(
+        db, storage, redis, gradient_photo(tmp_path / "p.jpg", 1800, 1200, orientation=6)
+    )
 
     await run_burst(settings)
 
@@ -115,7 +101,7 @@ async def test_exif_orientation_gives_upright_outputs(
 async def test_a_second_run_does_nothing_and_force_redoes_the_work(
     db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path
 ) -> None:
-    media = await ingest(db, storage, redis, photo(tmp_path / "a.jpg", 800, 600))
+    media = await ingest(db, storage, redis, gradient_photo(tmp_path / "a.jpg", 800, 600))
     await run_burst(settings)
     first = {d.type: d for d in await derivatives_db.list_for(db, media.id)}
     # The stored outputs are replaced by markers: a rerun that redoes the work overwrites them.
@@ -150,7 +136,7 @@ async def test_a_second_run_does_nothing_and_force_redoes_the_work(
 async def test_a_rerun_while_the_result_is_kept_returns_the_existing_job(
     db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path
 ) -> None:
-    media = await ingest(db, storage, redis, photo(tmp_path / "a.jpg", 400, 300))
+    media = await ingest(db, storage, redis, gradient_photo(tmp_path / "a.jpg", 400, 300))
     await run_burst(settings)
 
     job = await client.enqueue_thumbnails(redis, media.id)
@@ -200,7 +186,7 @@ async def test_the_pixel_limit_is_enforced_from_the_header(
     settings = make_settings(tmp_path / "storage").model_copy(
         update={"image": make_settings(tmp_path).image.model_copy(update={"max_pixels": 1_000_000})}
     )
-    media = await ingest(db, storage, redis, photo(tmp_path / "big.jpg", 1200, 1000))
+    media = await ingest(db, storage, redis, gradient_photo(tmp_path / "big.jpg", 1200, 1000))
 
     await run_burst(settings)
 
@@ -231,7 +217,7 @@ async def test_every_broken_file_ends_in_bad_input_and_the_worker_keeps_going(
 ) -> None:
     broken = await ingest(db, storage, redis, testdata / "broken" / name)
     original = hashlib.sha256(await storage.get(broken.storage_key)).hexdigest()
-    good = await ingest(db, storage, redis, photo(tmp_path / "good.jpg", 300, 200))
+    good = await ingest(db, storage, redis, gradient_photo(tmp_path / "good.jpg", 300, 200))
 
     await run_burst(settings)
 
@@ -285,7 +271,7 @@ async def test_the_pool_task_imports_nothing_beyond_what_a_warm_process_has(
     """What the job sends to the CPU pool unpickles with the warm-up's imports alone: a size
     named by storage/layout.py's enum made a fresh process import the storage backends
     (aioboto3 among them) in its first job, 300 ms on a fresh worker's first thumbnail."""
-    source = photo(tmp_path / "in.jpg", 640, 480)
+    source = gradient_photo(tmp_path / "in.jpg", 640, 480)
     pool = CpuPool(1)
     try:
         await pool.start()

@@ -40,6 +40,7 @@ from photo_fixtures import (
     room_jpeg,
     upload_photo,
 )
+from support import result_of
 
 PROJECT = "move-42"
 
@@ -113,7 +114,7 @@ async def test_the_inventory_matches_the_totals_worked_out_by_hand(
     assert lines["microwave"]["estimated"] and lines["dining chair"]["quantity"] == 4
     assert row["result"]["totalItems"] == 12 and row["result"]["totalVolume"] == 4.817
     assert "largest seen in any one photo" in row["result"]["rules"][0]
-    result = (await job.result_info()).result  # type: ignore[union-attr]
+    result = await result_of(job)
     assert (result["outcome"], result["version"], result["totalItems"]) == ("written", 1, 12)
 
 
@@ -198,7 +199,7 @@ async def test_unchanged_inputs_write_nothing_and_a_change_writes_once(
 
     job = await client.enqueue_inventory_sync(redis, PROJECT)
     await run_burst(settings)
-    assert (await job.result_info()).result["outcome"] == "unchanged"  # type: ignore[union-attr]
+    assert (await result_of(job))["outcome"] == "unchanged"
     assert await inventories_db.get(inv_db, PROJECT) == before
 
     await analysed(inv_db, "m7", "bedroom", [item("bed_double", 2)])
@@ -247,7 +248,7 @@ async def test_a_second_run_while_one_holds_the_lock_is_skipped(
         job = await client.enqueue_inventory_sync(redis, PROJECT)
         await run_burst(settings)
 
-    result = (await job.result_info()).result  # type: ignore[union-attr]
+    result = await result_of(job)
     assert (result["outcome"], result["reason"]) == ("skipped", "running elsewhere")
     assert await inventories_db.get(inv_db, PROJECT) is None
 

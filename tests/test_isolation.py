@@ -14,7 +14,6 @@ from typing import NamedTuple
 import pytest
 from arq.connections import ArqRedis
 
-from ai_jobs_support import error_of, photo, result_of, upload
 from ai_stand_ins import AiStandIn, ai_settings
 from conftest import make_settings, run_burst, running_worker
 from media_fixtures import tone
@@ -30,6 +29,7 @@ from mediaworker.queue import keys
 from mediaworker.queue.enqueue import enqueue_job
 from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
+from support import error_of, photo, result_of, upload
 
 CHUNKED = {"TRANSCRIPTION_MAX_UPLOAD_BYTES": 30_000}  # 3 chunks of a 10 s recording
 

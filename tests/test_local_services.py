@@ -17,9 +17,9 @@ from arq.connections import RedisSettings, create_pool
 from mediaworker.dev.local_services import (
     LocalServices,
     _system_postgres_bindir,
-    pid_alive,
     start_local_services,
 )
+from mediaworker.dev.processes import pid_alive
 
 HAS_SYSTEM_BINARIES = bool(shutil.which("redis-server") and _system_postgres_bindir())
 

@@ -32,6 +32,7 @@ from mediaworker.processing.pool import CpuPool
 from mediaworker.providers import Providers, build_providers
 from mediaworker.providers.http_errors import InvalidReplyError
 from photo_fixtures import room_jpeg, upload_photo
+from support import ai_metrics_rows, result_of
 
 LIMITS = ImageLimits(100 * 1024 * 1024, 100_000_000)
 ROOMS = TESTDATA / "rooms"
@@ -60,10 +61,6 @@ async def photo_state(db: Pool, media_id: str) -> tuple[str, str | None]:
     photo = await photos_db.get(db, media_id)
     assert photo is not None
     return photo.status, photo.error_code
-
-
-async def metrics(db: Pool) -> list[dict[str, Any]]:
-    return [dict(r) for r in await db.fetch("SELECT * FROM ai_metrics ORDER BY id")]
 
 
 def sent_image(call_body: dict[str, Any]) -> pyvips.Image:
@@ -189,14 +186,14 @@ async def test_a_photo_is_analysed_versioned_metered_and_its_project_inventoried
 
     await run_burst(ai_settings(settings, api))
 
-    result = (await job.result_info()).result  # type: ignore[union-attr]
+    result = await result_of(job)
     assert (result["status"], result["skipped"], result["version"]) == ("DONE", False, 1)
     [version] = await photos_db.list_analyses(photo_db, media.id)
     assert (version["provider"], version["model"]) == ("anthropic", "claude-haiku-5-5-20261101")
     assert (version["image_width"], version["image_height"]) == (1176, 1568)
     assert json.loads(version["raw_output"]) == ROOM_ANALYSIS and version["rejected_outputs"] == []
     assert version["cost_usd"] > 0 and version["input_tokens"] == 1234
-    [metric] = await metrics(photo_db)
+    [metric] = await ai_metrics_rows(photo_db)
     assert (metric["operation"], metric["success"], metric["job_id"]) == (
         "analyze_photo",
         True,
@@ -223,12 +220,12 @@ async def test_a_done_photo_is_skipped_unless_forced_and_force_adds_a_version(
     await redis.flushdb()  # the kept result is gone (expired, or Redis lost): the job runs again
     again = await client.enqueue_photo_analysis(redis, media.id)
     await run_burst(configured)
-    assert (await again.result_info()).result["skipped"] is True  # type: ignore[union-attr]
+    assert (await result_of(again))["skipped"] is True
     forced = await client.enqueue_photo_analysis(redis, media.id, force=True)
     await run_burst(configured)
 
-    assert (await forced.result_info()).result["version"] == 2  # type: ignore[union-attr]
-    assert len(api.calls("messages")) == 2 and len(await metrics(photo_db)) == 2
+    assert (await result_of(forced))["version"] == 2
+    assert len(api.calls("messages")) == 2 and len(await ai_metrics_rows(photo_db)) == 2
     assert [v["version"] for v in await photos_db.list_analyses(photo_db, media.id)] == [1, 2]
 
 
@@ -294,7 +291,7 @@ async def test_every_fault_ends_in_its_status_with_one_metrics_row_per_call(
     await run_burst(configured)
 
     assert await photo_state(photo_db, media.id) == (status, code)
-    rows = await metrics(photo_db)
+    rows = await ai_metrics_rows(photo_db)
     assert len(api.calls(VISION[provider])) == calls == len(rows)
     assert [r["success"] for r in rows] == [False] * len(faults) + [True] * (calls - len(faults))
     versions = await photos_db.list_analyses(photo_db, media.id)
@@ -377,7 +374,7 @@ async def test_without_key_or_detector_the_photo_is_done_but_not_analysed(
         "none",
         [],
     )
-    assert await metrics(photo_db) == []  # nothing was called
+    assert await ai_metrics_rows(photo_db) == []  # nothing was called
     inventory = await inventories_db.get(photo_db, "flat-3")
     assert inventory is not None
     assert (inventory["photos_not_analysed"], inventory["photos_analysed"]) == (1, 0)

@@ -14,7 +14,6 @@ import asyncpg
 import pytest
 from arq.connections import ArqRedis
 
-from ai_jobs_support import error_of, photo, upload
 from ai_stand_ins import ai_settings
 from conftest import pg_connect, run_burst
 from mediaworker.config import Settings
@@ -25,6 +24,7 @@ from mediaworker.errors import ErrorCode, map_error
 from mediaworker.payloads import ReconcilePayload
 from mediaworker.queue.enqueue import enqueue_job
 from mediaworker.storage.base import Storage
+from support import error_of, photo, upload
 
 POISON = [
     ("generate_image", {"prompt": "a cat\x00 in a hat", "media_id": "nul-prompt"}, "NUL"),

@@ -19,7 +19,6 @@ from mediaworker.config import Settings
 from mediaworker.context import Context, get_context, shutdown, startup
 from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import job_runs
-from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.functions.generate_video_preview import generate_video_preview
 from mediaworker.functions.generate_video_thumbnail import generate_video_thumbnail
@@ -37,8 +36,7 @@ from mediaworker.payloads import (
 from mediaworker.queue import keys
 from mediaworker.queue.priorities import priority_of
 from mediaworker.storage.base import Storage
-from test_audio_video_jobs import POSTER, WAVEFORM, with_settings
-from test_generate_thumbnails import photo
+from support import POSTER, WAVEFORM, gradient_photo, ingest, media_row, with_settings
 
 
 @contextlib.asynccontextmanager
@@ -50,16 +48,6 @@ async def worker_context(settings: Settings, redis: ArqRedis) -> AsyncIterator[C
         yield get_context(ctx)
     finally:
         await shutdown(ctx)
-
-
-async def ingest(db: Pool, storage: Storage, redis: ArqRedis, path: Path) -> media_db.Media:
-    return (await ingest_file(db, storage, redis, path)).media
-
-
-async def row(db: Pool, media_id: str) -> media_db.Media:
-    found = await media_db.get(db, media_id)
-    assert found is not None
-    return found
 
 
 async def derivative_types(db: Pool, media_id: str) -> set[str]:
@@ -102,7 +90,7 @@ async def test_a_video_fans_out_preview_and_poster_at_10_and_waveform_at_15(
         registry.GENERATE_VIDEO_THUMBNAIL.job_id_for({"media_id": media.id}): 10,
         registry.GENERATE_WAVEFORM.job_id_for({"media_id": media.id}): 15,
     }
-    found = await row(db, media.id)
+    found = await media_row(db, media.id)
     assert (found.kind, found.status, found.container) == (
         "VIDEO",
         "PROCESSING",
@@ -134,7 +122,7 @@ async def test_audio_with_cover_art_is_audio_and_gets_a_waveform_at_15(
     assert await queued_priorities(redis) == {
         registry.GENERATE_WAVEFORM.job_id_for({"media_id": media.id}): 15
     }
-    found = await row(db, media.id)
+    found = await media_row(db, media.id)
     assert (found.kind, found.has_video, found.video_codec) == ("AUDIO", False, None)
     assert sorted(found.expected_derivatives or []) == sorted(WAVEFORM)
 
@@ -154,14 +142,14 @@ async def test_an_audio_upload_is_also_transcribed_at_5_when_upload_transcribe_i
         registry.TRANSCRIBE_AUDIO.job_id_for({"media_id": media.id}): 5,
     }
     assert "transcribe_audio" in {job.function for job in result.enqueued}
-    found = await row(db, media.id)
+    found = await media_row(db, media.id)
     assert sorted(found.expected_derivatives or []) == sorted(WAVEFORM), "READY does not wait"
 
 
 async def test_an_image_goes_to_thumbnails_at_5_without_a_probe(
     db: Pool, redis: ArqRedis, storage: Storage, settings: Settings, tmp_path: Path
 ) -> None:
-    media = await ingest(db, storage, redis, photo(tmp_path / "p.jpg", 300, 200))
+    media = await ingest(db, storage, redis, gradient_photo(tmp_path / "p.jpg", 300, 200))
     await redis.delete(keys.QUEUE_NAME)
     await storage.delete(media.storage_key)  # not needed: the declared type decides
 
@@ -172,7 +160,7 @@ async def test_an_image_goes_to_thumbnails_at_5_without_a_probe(
     assert await queued_priorities(redis) == {
         registry.GENERATE_THUMBNAILS.job_id_for({"media_id": media.id}): 5
     }
-    assert (await row(db, media.id)).probe is None
+    assert (await media_row(db, media.id)).probe is None
 
 
 @pytest.mark.parametrize(
@@ -187,7 +175,7 @@ async def test_images_of_the_auto_enhance_categories_also_get_an_enhanced_copy(
     settings: Settings,
     tmp_path: Path,
 ) -> None:
-    path = photo(tmp_path / "design.jpg", 640, 480)
+    path = gradient_photo(tmp_path / "design.jpg", 640, 480)
     media = (await ingest_file(db, storage, redis, path, category=category)).media
     await redis.delete(keys.QUEUE_NAME)
 
@@ -198,7 +186,7 @@ async def test_images_of_the_auto_enhance_categories_also_get_an_enhanced_copy(
     if enhanced:
         expected[registry.ENHANCE_IMAGE.job_id_for({"media_id": media.id})] = 10
     assert await queued_priorities(redis) == expected
-    assert (await row(db, media.id)).category == category
+    assert (await media_row(db, media.id)).category == category
 
 
 @pytest.mark.parametrize("audio", [True, False])
@@ -209,7 +197,7 @@ async def test_a_video_is_ready_with_its_derivatives_through_the_worker(
 
     await run_burst(settings)
 
-    found = await row(db, media.id)
+    found = await media_row(db, media.id)
     assert (found.status, found.error_code, found.processed_at is not None) == (
         "READY",
         None,
@@ -231,7 +219,10 @@ async def test_the_content_decides_the_kind_not_the_name(
     unnamed = await ingest(db, storage, redis, shutil.copy(video, tmp_path / "upload.bin"))
     audio_as_video = await ingest(db, storage, redis, tone(tmp_path / "voice.m4a", 1.0))
     jpeg_as_video = await ingest(
-        db, storage, redis, shutil.copy(photo(tmp_path / "p.jpg", 320, 240), tmp_path / "p.mp4")
+        db,
+        storage,
+        redis,
+        shutil.copy(gradient_photo(tmp_path / "p.jpg", 320, 240), tmp_path / "p.mp4"),
     )
     assert (unnamed.kind, jpeg_as_video.kind) == ("UNKNOWN", "VIDEO")
 
@@ -242,7 +233,7 @@ async def test_the_content_decides_the_kind_not_the_name(
         (audio_as_video, "AUDIO", WAVEFORM),
         (jpeg_as_video, "IMAGE", POSTER),
     ):
-        found = await row(db, media.id)
+        found = await media_row(db, media.id)
         assert (found.kind, found.status) == (kind, "READY"), found
         assert await derivative_types(db, media.id) == outputs
 
@@ -257,13 +248,13 @@ async def test_the_row_is_ready_only_once_the_last_expected_derivative_exists(
     statuses = []
     async with worker_context(settings, redis) as ctx:
         await process_upload(ctx, ProcessUploadPayload(media_id=media.id))
-        statuses.append((await row(db, media.id)).status)
+        statuses.append((await media_row(db, media.id)).status)
         await generate_waveform(ctx, WaveformPayload(media_id=media.id))
-        statuses.append((await row(db, media.id)).status)
+        statuses.append((await media_row(db, media.id)).status)
         await generate_video_preview(ctx, VideoPreviewPayload(media_id=media.id))
-        statuses.append((await row(db, media.id)).status)
+        statuses.append((await media_row(db, media.id)).status)
         await generate_video_thumbnail(ctx, VideoThumbnailPayload(media_id=media.id))
-        statuses.append((await row(db, media.id)).status)
+        statuses.append((await media_row(db, media.id)).status)
 
     assert statuses == ["PROCESSING", "PROCESSING", "PROCESSING", "READY"]
 
@@ -279,7 +270,7 @@ async def test_one_job_failing_for_good_makes_the_row_error_and_it_stays_so(
 
     await run_burst(settings)
 
-    found = await row(db, media.id)
+    found = await media_row(db, media.id)
     assert (found.status, found.error_code) == ("ERROR", "TIMEOUT")
     assert {"PREVIEW", "THUMBNAIL"} <= await derivative_types(db, media.id), "others finished"
     runs = await job_runs.list_for_job(
@@ -290,7 +281,7 @@ async def test_one_job_failing_for_good_makes_the_row_error_and_it_stays_so(
     # Forcing the upload again is the way back: probed again, every job redone, READY.
     await client.enqueue_process_upload(redis, media.id, force=True)
     await run_burst(with_settings(settings, "audio", waveform_timeout_s=60))
-    found = await row(db, media.id)
+    found = await media_row(db, media.id)
     assert (found.status, found.error_code) == ("READY", None)
 
 
@@ -310,7 +301,7 @@ async def test_an_hls_playlist_named_mp4_is_bad_input_and_reads_nothing(
     await run_burst(settings)
 
     for media in (hostile, unnamed):
-        found = await row(db, media.id)
+        found = await media_row(db, media.id)
         assert (found.status, found.error_code) == ("ERROR", "BAD_INPUT")
         assert found.error_message == (
             "not an audio or video file this worker can read: hls is not an accepted format"
@@ -320,7 +311,7 @@ async def test_an_hls_playlist_named_mp4_is_bad_input_and_reads_nothing(
             db, registry.PROCESS_UPLOAD.job_id_for({"media_id": media.id})
         )
         assert [r["status"] for r in runs] == ["FAILED"], "not retried"
-    assert (await row(db, good.id)).status == "READY", "the worker kept going"
+    assert (await media_row(db, good.id)).status == "READY", "the worker kept going"
 
 
 @pytest.mark.parametrize(
@@ -356,11 +347,11 @@ async def test_broken_uploads_end_in_bad_input_and_the_worker_keeps_going(
 
     await run_burst(settings)
 
-    found = await row(db, broken.id)
+    found = await media_row(db, broken.id)
     assert (found.status, found.error_code) == ("ERROR", "BAD_INPUT")
     assert found.error_message is not None and message in found.error_message
     assert len(found.error_message) <= 200 and "/tmp" not in found.error_message
-    assert (await row(db, good.id)).status == "READY"
+    assert (await media_row(db, good.id)).status == "READY"
 
 
 async def test_a_text_file_of_unknown_type_is_bad_input(
@@ -372,7 +363,7 @@ async def test_a_text_file_of_unknown_type_is_bad_input(
 
     await run_burst(settings)
 
-    found = await row(db, media.id)
+    found = await media_row(db, media.id)
     assert (found.kind, found.status, found.error_code) == ("UNKNOWN", "ERROR", "BAD_INPUT")
 
 
@@ -391,7 +382,7 @@ async def test_a_rerun_of_a_finished_upload_redoes_nothing(
     await client.enqueue_process_upload(redis, media.id)
     await run_burst(settings)
 
-    assert (await row(db, media.id)).status == "READY"
+    assert (await media_row(db, media.id)).status == "READY"
     state = await client.job_status(
         redis, registry.GENERATE_WAVEFORM.job_id_for({"media_id": media.id})
     )
@@ -410,11 +401,11 @@ async def test_the_reconciler_finishes_an_upload_whose_jobs_vanished(
     async with worker_context(settings, redis) as ctx:
         await process_upload(ctx, ProcessUploadPayload(media_id=media.id))
         await redis.flushdb()  # Redis lost every job
-        assert (await row(db, media.id)).status == "PROCESSING"
+        assert (await media_row(db, media.id)).status == "PROCESSING"
         result = await reconcile_media(ctx, ReconcilePayload())
     assert result.requeued == [media.id]
 
     await run_burst(settings)
 
-    assert (await row(db, media.id)).status == "READY"
+    assert (await media_row(db, media.id)).status == "READY"
     assert await derivative_types(db, media.id) == POSTER | WAVEFORM | {"PREVIEW"}

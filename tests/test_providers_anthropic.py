@@ -5,16 +5,12 @@ test_photo_analysis.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from ai_stand_ins import ANTHROPIC_KEY, AiStandIn, _gradient, ai_settings
-from mediaworker.config import Settings
+from ai_stand_ins import ANTHROPIC_KEY, AiStandIn, _gradient
 from mediaworker.errors import ErrorCode, MediaWorkerError, map_error
 from mediaworker.pricing import cost_usd
-from mediaworker.processing.pool import CpuPool
-from mediaworker.providers import Providers, build_providers
+from mediaworker.providers import Providers
 from mediaworker.providers.http_errors import RefusedError
 
 FAULTS = [
@@ -30,21 +26,6 @@ FAULTS = [
     ("refusal", ErrorCode.BAD_INPUT, False),
 ]
 PNG = bytes(_gradient(64, 48).pngsave_buffer())
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[AiStandIn]:
-    async with AiStandIn() as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
-async def providers(api: AiStandIn, settings: Settings) -> AsyncIterator[Providers]:
-    cpu = CpuPool(1)
-    built = build_providers(ai_settings(settings, api), cpu)
-    yield built
-    await built.aclose()
-    cpu.close()
 
 
 async def test_analysis_returns_the_room_its_items_and_tokens(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +23,6 @@ ENV = {
     "image_enhancer": "AI_IMAGE_ENHANCER",
     "speech": "AI_SPEECH",
 }
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[AiStandIn]:
-    async with AiStandIn() as stand_in:
-        yield stand_in
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from ai_stand_ins import GEMINI_KEY, AiStandIn, _gradient, ai_settings
 from mediaworker.config import Settings
 from mediaworker.errors import ErrorCode, MediaWorkerError, map_error
 from mediaworker.pricing import cost_usd
-from mediaworker.processing.pool import CpuPool
-from mediaworker.providers import Providers, build_providers
+from mediaworker.providers import Providers
+from support import providers_for
 
 pytest.importorskip("google.genai")
 
@@ -31,18 +31,9 @@ FAULTS = [
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[AiStandIn]:
-    async with AiStandIn() as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
 async def providers(api: AiStandIn, settings: Settings) -> AsyncIterator[Providers]:
-    cpu = CpuPool(1)
-    built = build_providers(ai_settings(settings, api, AI_IMAGE_ENHANCER="auto"), cpu)
-    yield built
-    await built.aclose()
-    cpu.close()
+    async with providers_for(ai_settings(settings, api, AI_IMAGE_ENHANCER="auto")) as built:
+        yield built
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 import pyvips
 
-from ai_jobs_support import photo
 from ai_stand_ins import ai_settings
 from conftest import TESTDATA
 from mediaworker.config import Settings
@@ -20,6 +18,7 @@ from mediaworker.processing import detect
 from mediaworker.processing.pool import CpuPool
 from mediaworker.processing.retouch import SYNTHETIC_LABEL, clahe
 from mediaworker.providers import Providers, build_providers
+from support import photo, probe_seconds
 
 JFK_WAV = TESTDATA / "audio" / "speech_jfk_16k_mono_s16.wav"
 
@@ -36,17 +35,6 @@ async def local(settings: Settings, cpu: CpuPool) -> AsyncIterator[Providers]:
     built = build_providers(ai_settings(settings, None), cpu)
     yield built
     await built.aclose()
-
-
-def probe_seconds(path: Path) -> float:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return float(out.stdout)
 
 
 def test_every_capability_is_local_and_says_so(local: Providers) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +17,6 @@ from mediaworker.providers import Providers, build_providers
 from mediaworker.providers.base import start_counting_requests
 
 Call = Callable[[Providers, Path], Awaitable[Any]]
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[AiStandIn]:
-    async with AiStandIn() as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
-async def providers(api: AiStandIn, settings: Settings) -> AsyncIterator[Providers]:
-    cpu = CpuPool(1)
-    built = build_providers(ai_settings(settings, api), cpu)
-    yield built
-    await built.aclose()
-    cpu.close()
 
 
 @pytest.fixture

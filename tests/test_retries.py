@@ -20,8 +20,8 @@ from mediaworker.ingest import ingest_file
 from mediaworker.queue import keys
 from mediaworker.storage import open_storage
 from s3_stand_in import make_bucket, s3_config
+from support import gradient_photo
 from tcp_proxy import TcpProxy
-from test_generate_thumbnails import photo
 
 
 def test_the_default_backoff_is_5_20_80_seconds_with_a_little_jitter() -> None:
@@ -44,7 +44,7 @@ async def held_upload(
     settings = make_settings(tmp_path / "unused", **queue)
     settings = settings.model_copy(update={"storage": s3_config(proxy.url, bucket)})
     storage = await open_storage(settings.storage)
-    image = photo(tmp_path / "a.jpg", size, size * 3 // 4)
+    image = gradient_photo(tmp_path / "a.jpg", size, size * 3 // 4)
     media = (await ingest_file(db, storage, redis, image)).media
     await storage.close()
     await redis.zrem(keys.QUEUE_NAME, registry.PROCESS_UPLOAD.job_id_for({"media_id": media.id}))
@@ -132,7 +132,9 @@ async def test_a_timeout_is_retried_unlike_arqs_own_timeout(
         update={"image": settings.image.model_copy(update={"timeout_s": 0.0005})}
     )
     storage = await open_storage(settings.storage)
-    media = (await ingest_file(db, storage, redis, photo(tmp_path / "a.jpg", 2000, 1500))).media
+    media = (
+        await ingest_file(db, storage, redis, gradient_photo(tmp_path / "a.jpg", 2000, 1500))
+    ).media
     await storage.close()
 
     await run_burst(settings)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from arq.connections import ArqRedis
 
-from ai_jobs_support import error_of, photo, upload
 from conftest import run_burst
 from media_fixtures import tone
 from mediaworker import client
@@ -17,6 +16,7 @@ from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.storage.base import Storage
+from support import error_of, photo, upload
 
 
 async def ready_upload(

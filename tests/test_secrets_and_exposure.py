@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import pytest
 
 import mediaworker
 from ai_stand_ins import GEMINI_KEY, KEYS, AiStandIn, ai_settings
-from conftest import DATABASE_URL, REDIS_URL, running_worker
+from conftest import DATABASE_URL, REDIS_URL, free_port, running_worker
 from mediaworker.config import Settings
 from mediaworker.errors import map_error, safe_message
 
@@ -57,13 +56,6 @@ def listening_addresses(port: int) -> set[str]:
             if int(hex_port, 16) == port and fields[3] == "0A":  # 0A: LISTEN
                 found.add(address)
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_a_worker_serves_metrics_on_loopback_only_by_default(tmp_path: Path) -> None:

@@ -12,19 +12,12 @@ from arq.connections import ArqRedis
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import DATABASE_URL, make_settings, running_worker
+from conftest import DATABASE_URL, free_port, make_settings, running_worker
 from mediaworker import client, health, metrics
 from mediaworker.config import QueueConfig
 from mediaworker.db.pool import Pool, create_db_pool
 from mediaworker.queue import keys
 from tcp_proxy import TcpProxy
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def get(url: str) -> tuple[int, str]:

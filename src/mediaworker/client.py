@@ -28,23 +28,30 @@ from mediaworker.payloads import (
     AnalyzePhotoPayload,
     ArExportPayload,
     ArProduct,
-    EnhanceImagePayload,
     GenerateImagePayload,
     ImageQuality,
-    ProcessUploadPayload,
     SpeechFormat,
     SpeechPayload,
     SyncInventoryPayload,
-    ThumbnailsPayload,
     TranscribePayload,
     UpscaleFactor,
     UpscalePayload,
-    VideoPreviewPayload,
-    VideoThumbnailPayload,
-    WaveformPayload,
 )
 from mediaworker.queue.connection import create_pool as create_pool
 from mediaworker.queue.inspect import job_status as job_status
+
+
+async def _enqueue_row_job(
+    pool: ArqRedis,
+    job: registry.JobDeclaration,
+    media_id: str,
+    force: bool,
+    priority: int | None,
+    db: Pool | None,
+) -> Job:
+    """A job whose payload is one media row and `force` (MediaRowPayload's fields)."""
+    payload = job.payload.model_validate({"media_id": media_id, "force": force})
+    return await registry.enqueue(pool, job.name, payload, priority=priority, force=force, db=db)
 
 
 async def enqueue_thumbnails(
@@ -56,10 +63,7 @@ async def enqueue_thumbnails(
     db: Pool | None = None,
 ) -> Job:
     """Enqueue `generate_thumbnails` for one media row."""
-    payload = ThumbnailsPayload(media_id=media_id, force=force)
-    return await registry.enqueue(
-        pool, registry.GENERATE_THUMBNAILS.name, payload, priority=priority, force=force, db=db
-    )
+    return await _enqueue_row_job(pool, registry.GENERATE_THUMBNAILS, media_id, force, priority, db)
 
 
 async def enqueue_process_upload(
@@ -75,10 +79,7 @@ async def enqueue_process_upload(
     It probes the file, records what it is, and enqueues the jobs it needs (thumbnails,
     waveform, preview, poster frame) at their priorities.
     """
-    payload = ProcessUploadPayload(media_id=media_id, force=force)
-    return await registry.enqueue(
-        pool, registry.PROCESS_UPLOAD.name, payload, priority=priority, force=force, db=db
-    )
+    return await _enqueue_row_job(pool, registry.PROCESS_UPLOAD, media_id, force, priority, db)
 
 
 async def enqueue_waveform(
@@ -90,10 +91,7 @@ async def enqueue_waveform(
     db: Pool | None = None,
 ) -> Job:
     """Enqueue `generate_waveform` (audio, or a video's audio)."""
-    payload = WaveformPayload(media_id=media_id, force=force)
-    return await registry.enqueue(
-        pool, registry.GENERATE_WAVEFORM.name, payload, priority=priority, force=force, db=db
-    )
+    return await _enqueue_row_job(pool, registry.GENERATE_WAVEFORM, media_id, force, priority, db)
 
 
 async def enqueue_video_preview(
@@ -105,9 +103,8 @@ async def enqueue_video_preview(
     db: Pool | None = None,
 ) -> Job:
     """Enqueue `generate_video_preview`, a short H.264 clip of a video."""
-    payload = VideoPreviewPayload(media_id=media_id, force=force)
-    return await registry.enqueue(
-        pool, registry.GENERATE_VIDEO_PREVIEW.name, payload, priority=priority, force=force, db=db
+    return await _enqueue_row_job(
+        pool, registry.GENERATE_VIDEO_PREVIEW, media_id, force, priority, db
     )
 
 
@@ -120,9 +117,8 @@ async def enqueue_video_thumbnail(
     db: Pool | None = None,
 ) -> Job:
     """Enqueue `generate_video_thumbnail`, a video's poster frame in the thumbnail sizes."""
-    payload = VideoThumbnailPayload(media_id=media_id, force=force)
-    return await registry.enqueue(
-        pool, registry.GENERATE_VIDEO_THUMBNAIL.name, payload, priority=priority, force=force, db=db
+    return await _enqueue_row_job(
+        pool, registry.GENERATE_VIDEO_THUMBNAIL, media_id, force, priority, db
     )
 
 
@@ -162,10 +158,7 @@ async def enqueue_enhance_image(
 ) -> Job:
     """Enqueue `enhance_image`; the enhanced copy is a media row of its own
     (storage.layout.enhanced_media_id)."""
-    payload = EnhanceImagePayload(media_id=media_id, force=force)
-    return await registry.enqueue(
-        pool, registry.ENHANCE_IMAGE.name, payload, priority=priority, force=force, db=db
-    )
+    return await _enqueue_row_job(pool, registry.ENHANCE_IMAGE, media_id, force, priority, db)
 
 
 async def enqueue_upscale(

@@ -1,8 +1,8 @@
 """WorkerSettings: the wiring that `arq mediaworker.WorkerSettings` reads, and nothing else.
 
-Every job is registered here from its declaration in registry.py (timeout, failure hook), and
-every cron job with its schedule. arq ignores keys it does not know; a test checks that every
-attribute below is a parameter of `arq.Worker`.
+Every job is registered here from its declaration in the registry (timeout, failure hook), and
+every cron job on the schedule declared with it. arq ignores keys it does not know; a test
+checks that every attribute below is a parameter of `arq.Worker`.
 """
 
 from __future__ import annotations
@@ -76,81 +76,31 @@ def registered(job: registry.JobDeclaration, settings: Settings) -> Function:
 
 
 def cron_jobs(settings: Settings) -> list[CronJob]:
-    """The schedules: arq runs each once per tick across all workers (`unique`)."""
-    reconcile = registered(registry.RECONCILE_MEDIA, settings)
-    claim_tts = registered(registry.CLAIM_TTS_JOBS, settings)
-    refresh = registered(registry.REFRESH_INVENTORIES, settings)
-    reconcile_ledger = registered(registry.RECONCILE_JOBS, settings)
-    prune = registered(registry.PRUNE_HISTORY, settings)
-    requeue_hooks = registered(registry.REQUEUE_WEBHOOKS, settings)
-    return [
-        cron(
-            reconcile.coroutine,
-            name=reconcile.name,
-            second=7,
-            unique=True,
-            timeout=90,
-            max_tries=ARQ_MAX_TRIES,
-            keep_result=300,
-        ),
-        cron(
-            claim_tts.coroutine,
-            name=claim_tts.name,
-            second=set(range(3, 60, 10)),
-            unique=True,
-            timeout=90,
-            max_tries=ARQ_MAX_TRIES,
-            keep_result=60,
-        ),
-        cron(
-            refresh.coroutine,
-            name=refresh.name,
-            minute=set(range(0, 60, 2)),
-            second=37,
-            unique=True,
-            timeout=90,
-            max_tries=ARQ_MAX_TRIES,
-            keep_result=60,
-        ),
-        cron(
-            reconcile_ledger.coroutine,
-            name=reconcile_ledger.name,
-            second=47,
-            unique=True,
-            timeout=90,
-            max_tries=ARQ_MAX_TRIES,
-            keep_result=300,
-        ),
-        cron(
-            refresh.coroutine,
-            name=refresh.name,
-            minute=set(range(0, 60, 2)),
-            second=37,
-            unique=True,
-            timeout=90,
-            max_tries=ARQ_MAX_TRIES,
-            keep_result=60,
-        ),
-        cron(
-            prune.coroutine,
-            name=prune.name,
-            minute=17,
-            second=23,
-            unique=True,
-            timeout=900,
-            max_tries=ARQ_MAX_TRIES,
-            keep_result=3600,
-        ),
-        cron(
-            requeue_hooks.coroutine,
-            name=requeue_hooks.name,
-            second=53,
-            unique=True,
-            timeout=90,
-            max_tries=ARQ_MAX_TRIES,
-            keep_result=60,
-        ),
-    ]
+    """Every cron job on the schedule its declaration gives; arq runs each once per tick
+    across all workers (`unique`)."""
+    return [scheduled(job, settings) for job in registry.JOBS.values() if job.cron]
+
+
+def scheduled(job: registry.JobDeclaration, settings: Settings) -> CronJob:
+    """`job`'s function behind the wrapper, on the job's schedule."""
+    if job.cron is None:
+        raise RuntimeError(f"{job.name} has no schedule")
+    fn, when = registered(job, settings), job.cron
+    return cron(
+        fn.coroutine,
+        name=fn.name,
+        minute=_arq_option(when.minute),
+        second=_arq_option(when.second),
+        unique=when.unique,
+        run_at_startup=when.run_at_startup,
+        timeout=when.arq_timeout_s,
+        max_tries=ARQ_MAX_TRIES,
+        keep_result=when.keep_result_s,
+    )
+
+
+def _arq_option(value: int | frozenset[int] | None) -> int | set[int] | None:
+    return set(value) if isinstance(value, frozenset) else value
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:

@@ -32,7 +32,6 @@ import signal
 import socket
 import stat
 import subprocess
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,9 +41,17 @@ from types import ModuleType
 
 from loguru import logger
 
+from mediaworker.dev.processes import (
+    free_port,
+    run_checked,
+    spawn,
+    stop_and_remove,
+    stop_process,
+    wait_gone,
+    wait_until,
+)
+
 DATABASE_NAME = "mediaworker"
-START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
 _PORT_ATTEMPTS = 3  # a free port can be taken between probing it and the server binding it
 
 
@@ -115,15 +122,15 @@ def _start_redis(directory: Path, *, embedded: bool) -> _Service:
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / "redis.log"
     for _attempt in range(_PORT_ATTEMPTS):
-        port = _free_port()
+        port = free_port()
         argv = [executable, "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "no"]
         argv += ["--save", "", "--appendonly", "no", "--dir", str(directory)]
-        proc = _spawn(argv, log)
-        if _wait_until(partial(_redis_answers, port), proc):
+        proc = spawn(argv, log)
+        if wait_until(partial(_redis_answers, port), proc):
             logger.debug("local Redis ({}) on 127.0.0.1:{}", executable, port)
-            stop = partial(_stop_and_remove, proc, signal.SIGTERM, directory)
+            stop = partial(stop_and_remove, proc, signal.SIGTERM, directory)
             return _Service(f"redis://127.0.0.1:{port}/0", proc.pid, stop)
-        _stop_process(proc, signal.SIGTERM)
+        stop_process(proc, signal.SIGTERM)
     raise RuntimeError(f"redis-server did not start; see {log}")
 
 
@@ -173,7 +180,7 @@ def _start_pgserver(pgserver: ModuleType, directory: Path) -> _Service:
 
     def stop() -> None:
         server.cleanup()  # pg_ctl stop -w, then rm -r directory
-        _wait_gone(pid)
+        wait_gone(pid)
 
     return _Service(server.get_uri(database=DATABASE_NAME), pid, stop)
 
@@ -189,17 +196,17 @@ def _start_system_postgres(directory: Path) -> _Service:
     data, sockets, log = directory / "data", directory / "sockets", directory / "postgres.log"
     _prepare_dirs(user, directory, data, sockets)
     initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
-    _run([*initdb, "--encoding=UTF8", "--no-sync"], log, user)
+    run_checked([*initdb, "--encoding=UTF8", "--no-sync"], log, user)
     proc, port = _serve_postgres(bindir, data, sockets, log, user)
     createdb = [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
     try:
-        _run([*createdb, DATABASE_NAME], log, None)
+        run_checked([*createdb, DATABASE_NAME], log, None)
     except BaseException:
-        _stop_process(proc, signal.SIGINT)
+        stop_process(proc, signal.SIGINT)
         raise
     logger.debug("local PostgreSQL ({}) on 127.0.0.1:{}", bindir, port)
     url = f"postgresql://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
-    return _Service(url, proc.pid, partial(_stop_and_remove, proc, signal.SIGINT, directory))
+    return _Service(url, proc.pid, partial(stop_and_remove, proc, signal.SIGINT, directory))
 
 
 def _serve_postgres(
@@ -209,12 +216,12 @@ def _serve_postgres(
 
     SIGINT is PostgreSQL's fast shutdown; -F turns fsync off (the data is throw-away)."""
     for _attempt in range(_PORT_ATTEMPTS):
-        port = _free_port()
+        port = free_port()
         argv = [str(bindir / "postgres"), "-D", str(data), "-p", str(port)]
-        proc = _spawn([*argv, "-h", "127.0.0.1", "-k", str(sockets), "-F"], log, user)
-        if _wait_until(partial(_postgres_answers, bindir, port), proc):
+        proc = spawn([*argv, "-h", "127.0.0.1", "-k", str(sockets), "-F"], log, user)
+        if wait_until(partial(_postgres_answers, bindir, port), proc):
             return proc, port
-        _stop_process(proc, signal.SIGINT)
+        stop_process(proc, signal.SIGINT)
     raise RuntimeError(f"PostgreSQL did not start; see {log}")
 
 
@@ -260,9 +267,6 @@ def _postgres_answers(bindir: Path, port: int) -> bool:
     return subprocess.run(argv, check=False).returncode == 0  # noqa: S603 (fixed argv)
 
 
-# Processes ------------------------------------------------------------------------------------
-
-
 def _optional_module(name: str) -> ModuleType | None:
     try:
         with warnings.catch_warnings():
@@ -270,104 +274,3 @@ def _optional_module(name: str) -> ModuleType | None:
             return importlib.import_module(name)
     except ImportError:
         return None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _user_kwargs(user: str | None) -> tuple[str | None, int | None, list[int] | None]:
-    if user is None:
-        return None, None, None
-    return user, pwd.getpwnam(user).pw_gid, []
-
-
-def _spawn(argv: list[str], log: Path, user: str | None = None) -> subprocess.Popen[bytes]:
-    """Start a server in the foreground as our child, in its own session (Ctrl-C in the
-    terminal reaches us, and we stop it in order), output appended to `log`."""
-    run_as, group, extra_groups = _user_kwargs(user)
-    with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603 (argv built here from fixed binaries)
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            user=run_as,
-            group=group,
-            extra_groups=extra_groups,
-        )
-
-
-def _run(argv: list[str], log: Path, user: str | None) -> None:
-    run_as, group, extra_groups = _user_kwargs(user)
-    with log.open("ab") as out:
-        done = subprocess.run(  # noqa: S603 (argv built here from fixed binaries)
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-            timeout=START_TIMEOUT_S,
-            user=run_as,
-            group=group,
-            extra_groups=extra_groups,
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"{Path(argv[0]).name} failed (exit {done.returncode}); see {log}")
-
-
-def _wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes]) -> bool:
-    """True once `ready()`; False if the process exits or START_TIMEOUT_S passes first."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        if ready():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _stop_process(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _stop_and_remove(proc: subprocess.Popen[bytes], sig: signal.Signals, directory: Path) -> None:
-    _stop_process(proc, sig)
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-def pid_alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie waiting to be reaped counts as gone."""
-    if Path("/proc/self").exists():
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return False
-        return state not in {"Z", "X"}
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _wait_gone(pid: int) -> None:
-    """pg_ctl returns once the server stopped accepting; wait for the process to exit too."""
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)

@@ -11,11 +11,11 @@ was not written yet, a few milliseconds' worth, as with the job_runs tracker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from arq.connections import ArqRedis
 from loguru import logger
 
+from mediaworker.background import WakeLoop
 from mediaworker.config import WebhookConfig
 from mediaworker.db.pool import Pool
 from mediaworker.db.webhooks import NewEvent
@@ -31,27 +31,20 @@ class OutboxWriter:
         self.redis = redis
         self.config = config
         self._pending: dict[str, NewEvent] = {}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False  # the loop's own stop: Python 3.11's wait_for can swallow a cancel
+        self._loop = WakeLoop(self._write_round, every_s=RETRY_EVERY_S)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
+        self._loop.start()
 
     async def close(self) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
         await self.flush()
 
     def add(self, end: JobEnd, url: str) -> str:
         """Queue the event of `end` for `url`; returns its webhook id."""
         event = new_event(self.config, end, url)
         self._pending[event.webhook_id] = event
-        self._wake.set()
+        self._loop.wake()
         return event.webhook_id
 
     async def flush(self) -> None:
@@ -65,9 +58,5 @@ class OutboxWriter:
                 return
             self._pending.pop(msg_id, None)
 
-    async def _loop(self) -> None:
-        while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=RETRY_EVERY_S)
-            self._wake.clear()
-            await asyncio.shield(self.flush())
+    async def _write_round(self) -> None:
+        await asyncio.shield(self.flush())

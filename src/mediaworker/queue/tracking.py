@@ -24,7 +24,6 @@ are in Redis. Rows that reach a final status are never set back to RUNNING.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import uuid
 from collections import Counter
@@ -34,6 +33,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from loguru import logger
 
+from mediaworker.background import WakeLoop
 from mediaworker.db import job_runs
 from mediaworker.db import jobs as jobs_db
 from mediaworker.db.job_runs import RunStatus
@@ -75,39 +75,36 @@ class Tracker:
         self._events: dict[str, JobEvent] = {}  # the newest per job id
         self._running: set[str] = set()
         self._counts: Counter[tuple[str, str]] = Counter()
-        self._wake = asyncio.Event()
-        self._lease_wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._closing = False  # the loops' own stop: Python 3.11's wait_for can swallow a cancel
+        self._writer = WakeLoop(self._write_round, every_s=keys.IN_PROGRESS_REFRESH_S)
+        self._leases = WakeLoop(self._lease_round, every_s=keys.IN_PROGRESS_REFRESH_S)
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._loop()), asyncio.create_task(self._lease_loop())]
+        self._writer.start()
+        self._leases.start()
 
     async def close(self) -> None:
-        self._closing = True
-        self._wake.set()
-        self._lease_wake.set()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        loops = (self._writer, self._leases)
+        for loop in loops:
+            loop.request_stop()
+        for loop in loops:
+            await loop.stop()
         await self.flush()
 
     def job_started(self, job_id: str) -> None:
         self._running.add(job_id)
-        self._lease_wake.set()
+        self._leases.wake()
 
     def job_ended(self, job_id: str) -> None:
         self._running.discard(job_id)
 
     def record(self, run: RunRecord) -> None:
         self._pending[run.run_key] = run
-        self._wake.set()
+        self._writer.wake()
 
     def ledger(self, event: JobEvent) -> None:
         self._events[event.job_id] = event
-        self._wake.set()
+        self._writer.wake()
 
     def count(self, stats_key: str, function: str) -> None:
         self._counts[(stats_key, function)] += 1
@@ -222,25 +219,17 @@ class Tracker:
                 pipe.pexpire(keys.in_progress_key(job_id), ttl_ms)
             await pipe.execute()
 
-    async def _lease_loop(self) -> None:
-        while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lease_wake.wait(), timeout=keys.IN_PROGRESS_REFRESH_S)
-            self._lease_wake.clear()
-            try:
-                async with asyncio.timeout(keys.IN_PROGRESS_REFRESH_S):
-                    await self.renew_leases()
-            except Exception as exc:  # Redis away for a moment: the next round tries again
-                logger.warning(f"in-progress keys not renewed: {map_error(exc).message}")
+    async def _lease_round(self) -> None:
+        try:
+            async with asyncio.timeout(keys.IN_PROGRESS_REFRESH_S):
+                await self.renew_leases()
+        except Exception as exc:  # Redis away for a moment: the next round tries again
+            logger.warning(f"in-progress keys not renewed: {map_error(exc).message}")
 
-    async def _loop(self) -> None:
-        while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=keys.IN_PROGRESS_REFRESH_S)
-            self._wake.clear()
-            await asyncio.sleep(COALESCE_S)  # starts and ends close together share one write
-            # Shielded: closing the tracker mid-write must not drop what that write carries.
-            await asyncio.shield(self.flush())
+    async def _write_round(self) -> None:
+        await asyncio.sleep(COALESCE_S)  # starts and ends close together share one write
+        # Shielded: closing the tracker mid-write must not drop what that write carries.
+        await asyncio.shield(self.flush())
 
 
 def _warn_not_written(exc: BaseException) -> None:

@@ -4,43 +4,23 @@ One aioboto3 client, created by `S3Storage.open()` and closed by `close()`. boto
 twice at most, with short timeouts: the job's own retry owns the backoff. `put_file()` sends
 one `put_object` below S3_MULTIPART_THRESHOLD_BYTES, otherwise a multipart upload that is
 aborted on any failure; `download()` streams the body to a file in chunks. Every botocore,
-aiohttp or disk error is translated here (see `translate_error`); job code never sees one.
+aiohttp or disk error is translated here (storage/s3_errors.py); job code never sees one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager, suppress
+from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import aioboto3
-import aiohttp
 from aiobotocore.config import AioConfig
-from botocore.exceptions import (
-    BaseEndpointResolverError,
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    EndpointProviderError,
-    InvalidEndpointConfigurationError,
-    InvalidRegionError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    UnsupportedS3ConfigurationError,
-)
+from botocore.exceptions import ClientError
 
 from mediaworker.config import StorageConfig
-from mediaworker.errors import (
-    MediaWorkerError,
-    NotConfiguredError,
-    NotFoundError,
-    StorageError,
-)
+from mediaworker.errors import NotConfiguredError
 from mediaworker.storage.base import (
     StoredObject,
     check_content_type,
@@ -49,6 +29,13 @@ from mediaworker.storage.base import (
     shown_key,
 )
 from mediaworker.storage.local import PendingFile, open_source
+from mediaworker.storage.s3_errors import (
+    BUCKET_MISSING_CODES,
+    NOT_CONFIGURED_CODES,
+    NOT_FOUND_CODES,
+    error_code,
+    translated,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -57,36 +44,6 @@ if TYPE_CHECKING:
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum for every part but the last
 MAX_PARTS = 10_000
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
-
-_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
-_BUCKET_MISSING_CODES = frozenset({"NoSuchBucket", "NotFound", "404"})
-_NOT_CONFIGURED_CODES = frozenset(
-    {
-        "NoSuchBucket",
-        "AccessDenied",
-        "AllAccessDisabled",
-        "Forbidden",
-        "403",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "TokenRefreshRequired",
-        "AuthorizationHeaderMalformed",
-        "PermanentRedirect",
-        "301",
-        "AccountProblem",
-    }
-)
-_UNREACHABLE = (EndpointConnectionError, ConnectTimeoutError)
-_NO_CREDENTIALS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
-_BAD_SETUP = (
-    EndpointProviderError,
-    BaseEndpointResolverError,
-    InvalidRegionError,
-    InvalidEndpointConfigurationError,
-    UnsupportedS3ConfigurationError,
-)
 
 
 def s3_object_url(config: StorageConfig, key: str) -> str:
@@ -103,47 +60,6 @@ def part_size_bytes(size_bytes: int, chunk_bytes: int) -> int:
     """The part size for a multipart upload: at least 5 MiB, and at most 10,000 parts."""
     part = max(chunk_bytes, MIN_PART_BYTES)
     return max(part, -(-size_bytes // MAX_PARTS))
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "")) or "Unknown"
-
-
-def translate_error(exc: BaseException, op: str, key: str) -> MediaWorkerError:
-    """Our error for anything botocore, aiohttp or the disk raised during `op` on `key`."""
-    shown = shown_key(key)
-    if isinstance(exc, ClientError):
-        code = error_code(exc)
-        if code in _NOT_FOUND_CODES:
-            return NotFoundError(f"storage key {shown} not found")
-        if code in _NOT_CONFIGURED_CODES:
-            return NotConfiguredError(
-                f"S3 {op} {shown} refused ({code}): check the bucket, region and credentials"
-            )
-        return StorageError(f"S3 {op} {shown} failed: {code}")
-    if isinstance(exc, _NO_CREDENTIALS):
-        return NotConfiguredError(
-            "no usable S3 credentials: set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY "
-            "or configure the AWS default credential chain"
-        )
-    if isinstance(exc, _BAD_SETUP):
-        return NotConfiguredError(
-            f"S3 endpoint or region is not valid ({type(exc).__name__}): "
-            "check S3_ENDPOINT_URL and S3_REGION"
-        )
-    if isinstance(exc, _UNREACHABLE):
-        return StorageError(f"S3 {op} {shown} failed: endpoint unreachable")
-    return StorageError(f"S3 {op} {shown} failed: {type(exc).__name__}")
-
-
-@contextmanager
-def translated(op: str, key: str) -> Iterator[None]:
-    try:
-        yield
-    except MediaWorkerError:
-        raise
-    except (ClientError, BotoCoreError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise translate_error(exc, op, key) from exc
 
 
 class S3Storage:
@@ -236,7 +152,7 @@ class S3Storage:
             try:
                 await self._client.head_object(Bucket=self._bucket, Key=key)
             except ClientError as exc:
-                if error_code(exc) in _NOT_FOUND_CODES:
+                if error_code(exc) in NOT_FOUND_CODES:
                     return False
                 raise
         return True
@@ -247,7 +163,7 @@ class S3Storage:
             try:
                 await self._client.delete_object(Bucket=self._bucket, Key=key)
             except ClientError as exc:
-                if error_code(exc) not in _NOT_FOUND_CODES:
+                if error_code(exc) not in NOT_FOUND_CODES:
                     raise
 
     def url(self, key: str) -> str:
@@ -268,11 +184,11 @@ class S3Storage:
                 await self._client.head_bucket(Bucket=self._bucket)
             except ClientError as exc:
                 code = error_code(exc)
-                if code in _BUCKET_MISSING_CODES:
+                if code in BUCKET_MISSING_CODES:
                     raise NotConfiguredError(
                         f"S3 bucket {shown} does not exist: create it or set S3_BUCKET"
                     ) from exc
-                if code in _NOT_CONFIGURED_CODES:
+                if code in NOT_CONFIGURED_CODES:
                     raise NotConfiguredError(
                         f"S3 bucket {shown} is not accessible ({code}): check S3_REGION "
                         "and the credentials"

@@ -41,6 +41,15 @@ def render(
     )
 
 
+def detail_page(
+    request: Request, operator: Operator, name: str, detail: object | None, *, what: str
+) -> HTMLResponse:
+    """Page `name` showing `detail`; the 404 page naming `what` when there is none."""
+    if detail is None:
+        return render(request, operator, "missing", status_code=404, what=what)
+    return render(request, operator, name, detail=detail)
+
+
 @router.get("")
 async def overview(request: Request, services: ServicesDep, operator: Authenticated) -> Response:
     view = await reads.overview(services)
@@ -84,9 +93,7 @@ async def job_page(
     request: Request, services: ServicesDep, operator: Authenticated, job_id: JobId
 ) -> Response:
     detail = await reads.job_detail(services, job_id)
-    if detail is None:
-        return render(request, operator, "missing", status_code=404, what=f"job {job_id}")
-    return render(request, operator, "job", detail=detail)
+    return detail_page(request, operator, "job", detail, what=f"job {job_id}")
 
 
 @router.get("/media/{media_id}")
@@ -94,9 +101,7 @@ async def media_page(
     request: Request, services: ServicesDep, operator: Authenticated, media_id: MediaId
 ) -> Response:
     detail = await reads.media_detail(services, media_id)
-    if detail is None:
-        return render(request, operator, "missing", status_code=404, what=f"media {media_id}")
-    return render(request, operator, "media", detail=detail)
+    return detail_page(request, operator, "media", detail, what=f"media {media_id}")
 
 
 @router.get("/media/{media_id}/files/{kind}")

@@ -1,40 +1,18 @@
-"""Every job, declared once: its name, payload and result, job-id rule, priority, timeout,
-failure hook, and whether it may be enqueued from outside.
+"""Every job's declaration, and the jobs by name (`JOBS`).
 
-`WorkerSettings` registers the declared jobs, the client helpers, the upload fan-out, the
-reconciler, the CLI and the HTTP API enqueue through `enqueue()`; nothing else spells a job's
-name or the form of its id.
-
-    job = await registry.enqueue(pool, "generate_thumbnails", {"media_id": "m1"})
-
-A job-id rule is a tuple of templates over the payload's fields (and properties): the first
-whose fields are all set names the job, so the same work enqueued twice is one job. The cron
-jobs are declared here too (`cron=True`, not external); their schedules are wiring, read only
-by arq, so they stay in settings.py's cron list beside the other worker options.
+Import them from `mediaworker.registry`.
 """
 
 from __future__ import annotations
 
-import string
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
 
-from arq.connections import ArqRedis
-from arq.jobs import Job
-from pydantic import ValidationError
-
-from mediaworker.db.pool import Pool
-from mediaworker.errors import BadInputError, MappedError, NotFoundError, map_error
-from mediaworker.events.targets import check_url
 from mediaworker.functions.hooks import (
     mark_media_failed,
     mark_photo_failed,
     mark_tts_job_failed,
     mark_webhook_failed,
 )
-from mediaworker.ids import validate_job_id
 from mediaworker.payloads import (
     AnalyzePhotoPayload,
     AnalyzePhotoResult,
@@ -48,7 +26,6 @@ from mediaworker.payloads import (
     EnhanceImageResult,
     GenerateImagePayload,
     GenerateImageResult,
-    Payload,
     ProcessUploadPayload,
     ProcessUploadResult,
     PruneHistoryResult,
@@ -57,7 +34,6 @@ from mediaworker.payloads import (
     ReconcileResult,
     RefreshInventoriesPayload,
     RefreshInventoriesResult,
-    Result,
     SpeechPayload,
     SpeechResult,
     SyncInventoryPayload,
@@ -75,55 +51,7 @@ from mediaworker.payloads import (
     WaveformPayload,
     WaveformResult,
 )
-from mediaworker.queue import keys, ledger
-from mediaworker.queue.enqueue import enqueue_job
-from mediaworker.queue.priorities import DEFAULT_PRIORITY
-from mediaworker.queue.serializer import deserialize
-
-if TYPE_CHECKING:
-    from mediaworker.config import Settings
-    from mediaworker.context import Context
-
-OnFailure = Callable[["Context", Any, MappedError], Awaitable[None]]
-_FORMATTER = string.Formatter()
-
-
-def _fixed_s(seconds: float) -> Callable[[Settings], float]:
-    return lambda _settings: seconds
-
-
-@dataclass(frozen=True, kw_only=True)
-class JobDeclaration:
-    name: str  # the function name arq runs
-    payload: type[Payload]
-    result: type[Result]
-    job_id: tuple[str, ...]  # templates over the payload; the first whose fields are all set
-    timeout_s: Callable[[Settings], float]  # of one attempt
-    priority: int = DEFAULT_PRIORITY  # lower runs first
-    on_failure: OnFailure | None = None  # called once the job has failed for good
-    external: bool = True  # may be enqueued from outside (HTTP API, `mediaworker enqueue`)
-    cron: bool = False  # run on its schedule (settings.py), not enqueued
-
-    def validate(self, payload: Payload | Mapping[str, Any]) -> Payload:
-        """The payload as this job's model; BadInputError (BAD_INPUT) when it does not fit."""
-        if isinstance(payload, self.payload):
-            return payload
-        fields = payload.model_dump() if isinstance(payload, Payload) else payload
-        try:
-            return self.payload.model_validate(fields)
-        except ValidationError as exc:
-            raise BadInputError(map_error(exc).message) from exc
-
-    def job_id_for(self, fields: Payload | Mapping[str, Any]) -> str:
-        """The job id the rule gives `fields` (a payload, or a mapping of its fields)."""
-        get = fields.get if isinstance(fields, Mapping) else lambda name: getattr(fields, name)
-        for template in self.job_id:
-            names = [n for _, n, _, _ in _FORMATTER.parse(template) if n]
-            values = {n: get(n) for n in names}
-            if all(v is not None for v in values.values()):
-                return validate_job_id(template.format(**values))
-        raise BadInputError(f"{self.name}: the payload names no job id")
-
+from mediaworker.registry.declaration import CronSchedule, JobDeclaration, fixed_s
 
 PROCESS_UPLOAD = JobDeclaration(
     name="process_upload",
@@ -219,36 +147,36 @@ RECONCILE_MEDIA = JobDeclaration(
     payload=ReconcilePayload,
     result=ReconcileResult,
     job_id=(),  # cron: arq names each run
-    timeout_s=_fixed_s(60),
+    timeout_s=fixed_s(60),
     external=False,
-    cron=True,
+    cron=CronSchedule(second=7, keep_result_s=300),
 )
 RECONCILE_JOBS = JobDeclaration(
     name="reconcile_jobs",
     payload=ReconcilePayload,
     result=ReconcileJobsResult,
     job_id=(),  # cron: arq names each run
-    timeout_s=_fixed_s(60),
+    timeout_s=fixed_s(60),
     external=False,
-    cron=True,
+    cron=CronSchedule(second=47, keep_result_s=300),
 )
 PRUNE_HISTORY = JobDeclaration(
     name="prune_history",
     payload=ReconcilePayload,
     result=PruneHistoryResult,
     job_id=(),  # cron: arq names each run
-    timeout_s=_fixed_s(600),
+    timeout_s=fixed_s(600),
     external=False,
-    cron=True,
+    cron=CronSchedule(minute=17, second=23, arq_timeout_s=900, keep_result_s=3600),
 )
 CLAIM_TTS_JOBS = JobDeclaration(
     name="claim_tts_jobs",
     payload=ClaimTtsPayload,
     result=ClaimTtsResult,
     job_id=(),  # cron: arq names each run
-    timeout_s=_fixed_s(60),
+    timeout_s=fixed_s(60),
     external=False,
-    cron=True,
+    cron=CronSchedule(second=frozenset(range(3, 60, 10))),
 )
 ANALYZE_PHOTO = JobDeclaration(
     name="analyze_photo",
@@ -263,16 +191,16 @@ SYNC_INVENTORY = JobDeclaration(
     payload=SyncInventoryPayload,
     result=SyncInventoryResult,
     job_id=("inventory-{project_id}",),
-    timeout_s=_fixed_s(120),
+    timeout_s=fixed_s(120),
 )
 REFRESH_INVENTORIES = JobDeclaration(
     name="refresh_inventories",
     payload=RefreshInventoriesPayload,
     result=RefreshInventoriesResult,
     job_id=(),  # cron: arq names each run
-    timeout_s=_fixed_s(60),
+    timeout_s=fixed_s(60),
     external=False,
-    cron=True,
+    cron=CronSchedule(minute=frozenset(range(0, 60, 2)), second=37),
 )
 
 DELIVER_WEBHOOK = JobDeclaration(
@@ -290,9 +218,9 @@ REQUEUE_WEBHOOKS = JobDeclaration(
     payload=ReconcilePayload,
     result=ReconcileResult,
     job_id=(),  # cron: arq names each run
-    timeout_s=_fixed_s(60),
+    timeout_s=fixed_s(60),
     external=False,
-    cron=True,
+    cron=CronSchedule(second=53),
 )
 
 JOBS: dict[str, JobDeclaration] = {
@@ -328,67 +256,3 @@ MEDIA_JOBS = (
     GENERATE_VIDEO_PREVIEW,
     GENERATE_VIDEO_THUMBNAIL,
 )
-
-
-def lookup(name: str, *, external: bool = False) -> JobDeclaration:
-    """The job called `name`; NotFoundError when there is none (or, with `external`, when it
-    may not be enqueued from outside)."""
-    job = JOBS.get(name)
-    if job is None or (external and not job.external):
-        raise NotFoundError(f"no job named {name[:60]!r}")
-    return job
-
-
-async def enqueue(
-    pool: ArqRedis,
-    name: str,
-    payload: Payload | Mapping[str, Any],
-    *,
-    job_id: str | None = None,
-    priority: int | None = None,
-    defer_s: float | None = None,
-    force: bool = False,
-    db: Pool | None = None,
-    webhook_url: str | None = None,
-) -> Job:
-    """Enqueue job `name` with `payload` (a model or its fields, validated: BAD_INPUT).
-
-    The id is `job_id` or the job's rule; the priority `priority` or the job's own. With
-    `force` (or the payload's own `force`), a kept result of an earlier run does not block
-    the new run; a job still queued or running is returned as it is (queue/enqueue.py).
-    With `db`, the job is written to the ledger first (queue/ledger.py), so a Redis flush
-    before its pickup loses nothing; without, it gets its ledger row when a worker takes it.
-    With `webhook_url`, the job's final success or failure is POSTed there, signed
-    (events/webhooks.py).
-    """
-    job = lookup(name)
-    work = job.validate(payload)
-    job_id = validate_job_id(job_id) if job_id is not None else job.job_id_for(work)
-    priority = job.priority if priority is None else priority
-    rerun = force or bool(getattr(work, "force", False))
-    if webhook_url is not None:  # http(s) with a host, or TargetRefusedError (BAD_INPUT)
-        webhook_url = check_url(webhook_url, allow_private=True).geturl()
-    if db is None:
-        return await enqueue_job(
-            pool,
-            job.name,
-            job_id,
-            work,
-            priority=priority,
-            defer_s=defer_s,
-            rerun=rerun,
-            webhook_url=webhook_url,
-        )
-    payload_json = work.model_dump(mode="json")
-    await ledger.submit(
-        db,
-        pool,
-        function=job.name,
-        job_id=job_id,
-        payload=payload_json,
-        priority=priority,
-        defer_s=defer_s,
-        force=rerun,
-        webhook_url=webhook_url,
-    )
-    return Job(job_id, pool, _queue_name=keys.QUEUE_NAME, _deserializer=deserialize)
