@@ -4,7 +4,9 @@ On media generated with lavfi (a 60 s 1080p30 H.264 + AAC faststart MP4; 60 s of
 FLAC, WAV and Ogg Vorbis), each job's ffmpeg run as it was (before) and with the checks of
 `processing/integrity.py` (after); the ratio is after / before:
 
-  poster     before: the frame at 2 s as a raw TIFF (`thumbnail_frame_argv`)
+  poster     before: the frame at 2 s as a raw TIFF by the ffmpeg command (`frame_argv`: how
+                     the poster job got its frame until it decoded it in the CPU pool, see
+                     processing/frame.py and bench_media.py)
              after:  the same run given the end scan (`with_end_scan`: the last 5 s copied,
                      not decoded, to framecrc), then `check_container` and `check_end`
   preview    before: the 10 s 480-line H.264 + AAC preview (`preview_argv`)
@@ -60,7 +62,7 @@ async def run(args: argparse.Namespace) -> None:
         print(f" {'CPU: before':>12} {'after':>9} {'ratio':>6} {'2nd full decode':>16}")
         video = inputs["video.mp4"]
         probe = await probed(video)
-        frame = ff.thumbnail_frame_argv("ffmpeg", str(video), probe, str(work / "f.tif"), at_s=2)
+        frame = frame_argv(video, probe, work / "f.tif")
         clip = ff.preview_argv("ffmpeg", str(video), probe, str(work / "p.mp4"), PREVIEW)
         rows = [
             ("poster (mp4)", tool(frame), scanned(frame, video, probe, None), video),
@@ -103,6 +105,16 @@ def generate(work: Path, seconds: float) -> dict[str, Path]:
 async def probed(path: Path) -> ff.Probe:
     done = await run_tool(ff.probe_argv("ffprobe", str(path)), timeout_s=60, what="ffprobe")
     return ff.require_media(ff.parse_probe(done.stdout))
+
+
+def frame_argv(video: Path, probe: ff.Probe, output: Path) -> list[str]:
+    """The frame at 2 s of `video` as an uncompressed RGB TIFF, in one ffmpeg run."""
+    return [
+        *("ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-ss", "2"),
+        *("-protocol_whitelist", ff.PROTOCOLS, "-f", probe.demuxer, "-i", ff.file_url(str(video))),
+        *("-map", "0:v:0", "-frames:v", "1", "-pix_fmt", "rgb24", "-c:v", "tiff"),
+        *("-compression_algo", "raw", "-f", "image2", "-update", "1", ff.file_url(str(output))),
+    ]
 
 
 def tool(argv: list[str]) -> Step:

@@ -11,8 +11,9 @@ On media generated with lavfi (10 minutes of MP3 audio; a 60 s 1080p H.264 + AAC
                    the end scan of a truncated file, then ffprobe of the clip made and the
                    truncation checks, as `generate_video_preview` does
              bare: the same encode as one command, no probes (`-vf scale=-2:480`)
-  thumbnail  ours: copy out, the frame at 2 s as a raw TIFF (`grab_frame`), then
-                   THUMBNAIL, MEDIUM, LARGE and the blurhash by libvips (`render_thumbnails`),
+  thumbnail  ours: copy out, then in one CPU-pool task (`poster_of`, processing/frame.py)
+                   the frame at 2 s decoded by libav, the last seconds' packets demuxed for
+                   the truncation check, THUMBNAIL, MEDIUM, LARGE and the blurhash by libvips,
                    progressive JPEGs (the default)
   thumb/base ours, with IMAGE_JPEG_BASELINE_SIZES=THUMBNAIL,MEDIUM,LARGE: baseline JPEGs with
                    optimised tables, the kind ffmpeg writes (its mjpeg cannot write progressive)
@@ -50,9 +51,8 @@ from mediaworker.context import Context
 from mediaworker.db.media import Media
 from mediaworker.functions import audio_video as av
 from mediaworker.functions.generate_video_preview import spec as preview_spec
-from mediaworker.functions.generate_video_thumbnail import grab_frame
+from mediaworker.functions.generate_video_thumbnail import poster_of
 from mediaworker.functions.generate_waveform import draw
-from mediaworker.functions.steps import render_thumbnails
 from mediaworker.processing.ffmpeg import preview_argv
 from mediaworker.processing.pool import CpuPool
 from mediaworker.storage.local import LocalStorage
@@ -222,8 +222,7 @@ def thumbnail(ctx: Context) -> Callable[[], Awaitable[Any]]:
         row = media("bench/video.mp4")
         async with av.fetched_original(ctx, row) as original:
             probe = await av.probe_of(ctx, row, original)
-            frame, _ = await grab_frame(ctx, original, probe)
-            return await render_thumbnails(ctx, frame)
+            return await poster_of(ctx, original, probe)
 
     return run
 
@@ -231,20 +230,17 @@ def thumbnail(ctx: Context) -> Callable[[], Awaitable[Any]]:
 async def thumbnail_parts(
     ctx: Context, storage_dir: Path, work: Path, repeats: int
 ) -> dict[str, list[float]]:
-    """Where the thumbnail's time goes: the copy, the frame, the renditions."""
+    """Where the thumbnail's time goes: the copy, then the frame and renditions in the pool."""
     row = media("bench/video.mp4")
     original = work / "original"
-    parts: dict[str, list[float]] = {"copy out of storage": [], "frame (ffmpeg)": []}
-    parts["renditions (libvips)"] = []
+    parts: dict[str, list[float]] = {"copy out of storage": []}
+    parts["frame, end scan and renditions (CPU pool)"] = []
     for _ in range(repeats):
         copy = functools.partial(ctx.storage.download, row.storage_key, original)
         parts["copy out of storage"].append(await timed(copy))
         probe = await av.probe_of(ctx, row, original)
-        started = time.perf_counter()
-        frame, _ = await grab_frame(ctx, original, probe)
-        parts["frame (ffmpeg)"].append(time.perf_counter() - started)
-        renditions = functools.partial(render_thumbnails, ctx, frame)
-        parts["renditions (libvips)"].append(await timed(renditions))
+        poster = functools.partial(poster_of, ctx, original, probe)
+        parts["frame, end scan and renditions (CPU pool)"].append(await timed(poster))
     return parts
 
 

@@ -77,7 +77,6 @@ def test_every_ffmpeg_run_is_locked_down() -> None:
     runs = [
         ffmpeg.decode_pcm_argv("ffmpeg", "/s/in", probe_, "/s/out.pcm", max_duration_s=60),
         ffmpeg.preview_argv("ffmpeg", "/s/in", probe_, "/s/out.mp4", PREVIEW),
-        ffmpeg.thumbnail_frame_argv("ffmpeg", "/s/in", probe_, "/s/f.tif", at_s=2),
     ]
     for argv in runs:
         assert argv[:2] == ["ffmpeg", "-nostdin"]

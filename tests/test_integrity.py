@@ -4,6 +4,7 @@ cut short or damaged (and what does not), on files made with lavfi and cut or da
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from pathlib import Path
 
@@ -22,11 +23,14 @@ from mediaworker.processing.ffmpeg import (
     probe_argv,
     probe_failure,
     require_media,
-    thumbnail_frame_argv,
 )
+from mediaworker.processing.frame import frame_request, poster_thumbnails
+from mediaworker.processing.image import EncodeSpec, SizeSpec
 from mediaworker.processing.integrity import DamagedError, TruncatedError
 from mediaworker.processing.speech import chunks_argv
 from mediaworker.subprocesses import run_tool
+
+SIZES = [SizeSpec("THUMBNAIL", 150, 150, crop=True)]
 
 
 async def probe(path: Path) -> Probe:
@@ -37,12 +41,12 @@ async def probe(path: Path) -> Probe:
 
 
 async def end_check(path: Path, tmp_path: Path) -> None:
-    """The poster frame's run, scanning the end, as `generate_video_thumbnail` runs it."""
+    """The poster frame's decode, scanning the end, as `generate_video_thumbnail` runs it."""
     found = await probe(path)
     integrity.check_container(str(path), found)
-    frame = thumbnail_frame_argv("ffmpeg", str(path), found, str(tmp_path / "f.tif"), at_s=1)
-    done = await run_tool(integrity.with_end_scan(frame, str(path), found), timeout_s=30, what="f")
-    integrity.check_end(found, str(path), done.stdout.decode(), done.stderr)
+    request = frame_request(str(path), found, preferred_s=1.0, max_pixels=10**8)
+    poster = await asyncio.to_thread(poster_thumbnails, request, SIZES, EncodeSpec("jpeg", 80))
+    integrity.check_end_found(found, str(path), poster.end_s, poster.log)
 
 
 async def decode_check(path: Path, tmp_path: Path) -> None:
@@ -67,9 +71,8 @@ def test_every_run_on_an_upload_names_its_decoders() -> None:
     runs = [
         probe_argv("ffprobe", "/s/in"),
         decode_pcm_argv("ffmpeg", "/s/in", found, "/s/o.pcm", max_duration_s=60),
-        thumbnail_frame_argv("ffmpeg", "/s/in", found, "/s/f.tif", at_s=1),
         integrity.with_end_scan(
-            thumbnail_frame_argv("ffmpeg", "/s/in", found, "/s/f.tif", at_s=1), "/s/in", found
+            decode_pcm_argv("ffmpeg", "/s/in", found, "/s/o.pcm", max_duration_s=60), "/s/in", found
         ),
         chunks_argv(
             "ffmpeg",
@@ -98,6 +101,39 @@ async def test_a_codec_off_the_whitelist_is_refused_at_the_probe(tmp_path: Path)
 
     with pytest.raises(BadInputError, match="cinepak codec is not accepted"):
         await probe(path)
+
+
+async def test_the_poster_decode_refuses_a_decoder_off_the_whitelist_and_a_wrong_demuxer(
+    tmp_path: Path,
+) -> None:
+    """The in-process poster decode holds to the whitelists even when handed a probe that is
+    not this file's (a row's stored probe is data, not proof)."""
+    path = tmp_path / "old.avi"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x64:duration=1", "-c:v", "cinepak", str(path))
+    lied = parse_probe(
+        '{"format": {"format_name": "avi", "duration": "1"}, "streams": ['
+        '{"index": 0, "codec_type": "video", "codec_name": "h264", "width": 64, "height": 64}]}'
+    )
+    request = frame_request(str(path), lied, preferred_s=0.5, max_pixels=10**8)
+    with pytest.raises(BadInputError, match="not an accepted video stream"):
+        poster_thumbnails(request, SIZES, EncodeSpec("jpeg", 80))
+
+    as_mp4 = frame_request(
+        str(path), await probe(clip(tmp_path / "v.mp4", 1.0)), preferred_s=0.5, max_pixels=10**8
+    )
+    with pytest.raises(BadInputError, match="cannot open the video"):
+        poster_thumbnails(as_mp4, SIZES, EncodeSpec("jpeg", 80))
+
+
+def test_the_poster_decode_refuses_frames_over_the_pixel_limit(tmp_path: Path) -> None:
+    path = clip(tmp_path / "v.mp4", 1.0, size="640x480")
+    found = parse_probe(
+        '{"format": {"format_name": "mov,mp4", "duration": "1"}, "streams": ['
+        '{"index": 0, "codec_type": "video", "codec_name": "h264", "width": 640, "height": 480}]}'
+    )
+    request = frame_request(str(path), found, preferred_s=0.5, max_pixels=640 * 480 - 1)
+    with pytest.raises(BadInputError, match="over the pixel limit"):
+        poster_thumbnails(request, SIZES, EncodeSpec("jpeg", 80))
 
 
 def test_the_preview_of_a_whitelisted_input_still_encodes_with_x264() -> None:

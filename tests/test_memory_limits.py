@@ -31,8 +31,8 @@ from mediaworker.processing.ffmpeg import (
     parse_probe,
     preview_argv,
     probe_argv,
-    thumbnail_frame_argv,
 )
+from mediaworker.processing.frame import frame_request, poster_thumbnails
 from mediaworker.processing.image import EncodeSpec, ImageLimits, SizeSpec, make_thumbnails
 from mediaworker.processing.pool import CpuPool
 from mediaworker.storage import layout
@@ -193,19 +193,23 @@ async def test_a_tool_out_of_memory_without_our_limit_is_retried(
 
 
 async def test_a_stretching_sample_aspect_ratio_gives_a_poster_frame_no_larger_than_stored(
-    stretched_video: Path, tmp_path: Path
+    stretched_video: Path,
 ) -> None:
+    """Square pixels by shrinking one side: 1280x18, not the 51200x720 (111 MB) display size,
+    decoded in a pool process held to 400 MB."""
     found = await run_tool(probe_argv("ffprobe", str(stretched_video)), timeout_s=30, what="probe")
-    probe = parse_probe(found.stdout)
-    frame = tmp_path / "frame.tif"
-    argv = thumbnail_frame_argv("ffmpeg", str(stretched_video), probe, str(frame), at_s=1.0)
+    request = frame_request(
+        str(stretched_video), parse_probe(found.stdout), preferred_s=1.0, max_pixels=10**8
+    )
+    pool = CpuPool(1, memory_limit_bytes=400 * MB)
+    try:
+        await pool.start()
+        poster = await pool.run(poster_thumbnails, request, SIZES, EncodeSpec("jpeg", 80))
+    finally:
+        pool.close()
 
-    status, peak = await asyncio.to_thread(run_measured, argv)
-
-    assert status == 0
-    image = pyvips.Image.new_from_file(str(frame))
-    assert (image.width, image.height) == (1280, 18)  # square pixels, the display's shape
-    assert peak < 300 * MB, f"ffmpeg peaked at {peak / MB:.0f} MB"  # stretched: 620 MB
+    assert poster.thumbnails is not None
+    assert (poster.thumbnails.source_width, poster.thumbnails.source_height) == (1280, 18)
 
 
 ALLOCATE_AFTER_START = """

@@ -124,6 +124,13 @@ async def check_end(path: Path, probe: Probe, done: Completed) -> None:
     await asyncio.to_thread(integrity.check_end, probe, str(path), listing, done.stderr)
 
 
+async def check_found_end(path: Path, probe: Probe, found_s: float | None, log: str) -> None:
+    """An in-process end scan (processing/frame.py) found data up to the declared end, or
+    TruncatedError (DamagedError for damage the log reports)."""
+    await asyncio.to_thread(integrity.check_container, str(path), probe)
+    await asyncio.to_thread(integrity.check_end_found, probe, str(path), found_s, log)
+
+
 async def check_decoded(
     path: Path,
     probe: Probe,

@@ -13,6 +13,7 @@ Retries: STORAGE, NETWORK, TIMEOUT retried with backoff; BAD_INPUT, NOT_FOUND fa
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from mediaworker.context import Context
@@ -25,12 +26,17 @@ from mediaworker.functions.steps import (
     VIDEO_KINDS,
     already_done,
     load_media,
-    render_thumbnails,
     store_renditions,
+    thumbnail_task,
 )
 from mediaworker.payloads import VideoThumbnailPayload, VideoThumbnailResult
-from mediaworker.processing.ffmpeg import Probe, thumbnail_at, thumbnail_frame_argv
-from mediaworker.subprocesses import run_tool
+from mediaworker.processing.ffmpeg import Probe
+from mediaworker.processing.frame import (
+    NO_FRAME,
+    frame_request,
+    poster_thumbnails,
+)
+from mediaworker.processing.image import Thumbnails
 
 
 async def generate_video_thumbnail(
@@ -52,8 +58,7 @@ async def generate_video_thumbnail(
 
     async with av.fetched_original(ctx, media) as original:
         probe = await av.probe_of(ctx, media, original)
-        frame, at_s = await grab_frame(ctx, original, probe)
-        thumbs = await render_thumbnails(ctx, frame)
+        thumbs, at_s = await poster_of(ctx, original, probe)
     derivatives = await store_renditions(ctx, media.id, thumbs.renditions)
     await derivatives_db.upsert(ctx.db, media.id, derivatives)
     width, height = thumbs.source_width, thumbs.source_height
@@ -72,25 +77,21 @@ async def generate_video_thumbnail(
     )
 
 
-async def grab_frame(ctx: Context, original: Path, probe: Probe) -> tuple[Path, float]:
-    """The upright frame at the chosen time, or the first frame if ffmpeg found none there.
-
-    Asked for a time past the last frame, ffmpeg exits 0 and writes nothing (a container may
-    claim more than its frames hold): the output is checked, and the start tried once. The
-    same run copies the last seconds' packets: a file cut short is TruncatedError.
-    """
-    frame = original.with_name("frame.tif")
-    preferred = thumbnail_at(probe, ctx.settings.video.thumbnail_at_s)
-    for at_s in dict.fromkeys((preferred, 0.0)):
-        argv = thumbnail_frame_argv(
-            ctx.settings.media.ffmpeg_path, str(original), probe, str(frame), at_s=at_s
-        )
-        done = await run_tool(
-            av.scanning_end(argv, original, probe),
-            timeout_s=ctx.settings.video.thumbnail_timeout_s,
-            what="frame extraction",
-        )
-        await av.check_end(original, probe, done)
-        if frame.is_file() and frame.stat().st_size > 0:
-            return frame, at_s
-    raise BadInputError("no video frame could be decoded")
+async def poster_of(ctx: Context, original: Path, probe: Probe) -> tuple[Thumbnails, float]:
+    """The upright frame at the chosen time (the start if none is found there) in the three
+    sizes, and that time, decoded in the CPU pool (processing/frame.py); the same task demuxes
+    the last seconds' packets: a file cut short is TruncatedError, damage DamagedError."""
+    path, sizes, encode, limits = thumbnail_task(ctx.settings.image, original)
+    request = frame_request(
+        path,
+        probe,
+        preferred_s=ctx.settings.video.thumbnail_at_s,
+        max_pixels=limits.max_pixels,
+        threads=ctx.cpu.threads,
+    )
+    async with asyncio.timeout(ctx.settings.video.thumbnail_timeout_s):
+        poster = await ctx.cpu.run(poster_thumbnails, request, sizes, encode)
+    await av.check_found_end(original, probe, poster.end_s, poster.log)
+    if poster.thumbnails is None or poster.at_s is None:
+        raise BadInputError(poster.failure or NO_FRAME)
+    return poster.thumbnails, poster.at_s

@@ -50,7 +50,6 @@ __all__ = [
     "refused_demuxer",
     "require_media",
     "thumbnail_at",
-    "thumbnail_frame_argv",
 ]
 
 # Containers of audio and video that open nothing but the file itself. Not here, on purpose:
@@ -419,34 +418,6 @@ def thumbnail_at(probe: Probe, preferred_s: float) -> float:
     if duration is None or duration > preferred_s:
         return preferred_s
     return duration / 2
-
-
-def thumbnail_frame_argv(
-    ffmpeg: str, source: str, probe: Probe, output: str, *, at_s: float
-) -> list[str]:
-    """One upright frame at `at_s` as an uncompressed 8-bit RGB TIFF (libvips reads it fast).
-
-    Non-square pixels are made square by shrinking the frame along one side, never by
-    stretching the other: the frame has at most the stored frame's pixels (a sample aspect
-    ratio of 40:1 made a 111 MB frame of a 1280x720 video; it now gives 1280x18).
-
-    Past the end, ffmpeg exits 0 and writes nothing: the caller checks the output exists.
-    """
-    video = _need(probe.video, "no video track")
-    return [
-        *_head(ffmpeg),
-        *("-ss", f"{at_s:.3f}"),
-        *_input(source, probe),
-        *("-map", f"0:{video.index}", "-an", "-sn", "-dn", "-frames:v", "1"),
-        *("-vf", SQUARE_PIXELS_NOT_LARGER, "-pix_fmt", "rgb24"),
-        *("-c:v", "tiff", "-compression_algo", "raw", "-map_metadata", "-1"),
-        *("-f", "image2", "-update", "1", file_url(output)),
-    ]
-
-
-SQUARE_PIXELS_NOT_LARGER = (
-    "scale=w='max(1,trunc(iw*min(1,sar)))':h='max(1,trunc(ih*min(1,1/sar)))',setsar=1"
-)
 
 
 def _head(ffmpeg: str) -> list[str]:

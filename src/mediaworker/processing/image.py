@@ -55,6 +55,7 @@ __all__ = [
     "Thumbnails",
     "configure_libvips",
     "make_thumbnails",
+    "thumbnails_of",
     "warm_up",
 ]
 
@@ -178,6 +179,22 @@ def make_thumbnails(
     width, height = header.upright
     try:
         decoded = decode_once(source_path, header, _decode_box(width, height, sizes))
+    except pyvips.Error as exc:  # decoding errors are already BadInputError; this is the rest
+        raise BadInputError(f"cannot process this image: {_vips_reason(exc)}") from exc
+    return thumbnails_of(decoded, header.format, (width, height), sizes, encode)
+
+
+def thumbnails_of(
+    decoded: VipsImage,
+    source_format: str,
+    upright_size: tuple[int, int],
+    sizes: Sequence[SizeSpec],
+    encode: EncodeSpec,
+) -> Thumbnails:
+    """Steps 5 to 10 on an image in memory (a decode, or a video's frame): every size and the
+    blurhash. `upright_size` is the source's own, before any shrink on load."""
+    width, height = upright_size
+    try:
         image = to_srgb(autorotate(decoded))
         image = decoded if image is decoded else image.copy_memory()
         resized, smallest_whole = resize_all(image, sizes, width, height)
@@ -187,9 +204,9 @@ def make_thumbnails(
         ]
         placeholder = blurhash_of(smallest_whole)  # meanwhile, on this thread
         renditions = tuple(job.result() for job in encoding)
-    except pyvips.Error as exc:  # decoding errors are already BadInputError; this is the rest
+    except pyvips.Error as exc:
         raise BadInputError(f"cannot process this image: {_vips_reason(exc)}") from exc
-    return Thumbnails(header.format, width, height, renditions, placeholder)
+    return Thumbnails(source_format, width, height, renditions, placeholder)
 
 
 # 1. check_file_size

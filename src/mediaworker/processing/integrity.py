@@ -38,6 +38,7 @@ __all__ = [
     "check_container",
     "check_decode",
     "check_end",
+    "check_end_found",
     "declared_duration_s",
     "mp3_has_frame_count",
     "with_end_scan",
@@ -158,9 +159,14 @@ def end_scan_start_s(probe: Probe) -> float:
 
 def check_end(probe: Probe, path: str, framecrc: str, stderr: str) -> None:
     """The packets copied by `with_end_scan` reach the end the container declares."""
-    lines = _check_truncation(stderr)
+    check_end_found(probe, path, _listed_end_s(framecrc), stderr)
+
+
+def check_end_found(probe: Probe, path: str, found: float | None, log: str) -> None:
+    """The last packet found from end_scan_start_s on (`found` seconds after it; None: none)
+    reaches the end the container declares, and `log` reports neither truncation nor damage."""
+    lines = _check_truncation(log)
     declared = declared_duration_s(probe, path)
-    found = _listed_end_s(framecrc)
     expected = None if declared is None else declared - end_scan_start_s(probe)
     if expected is not None and (found is None or _short(found, expected)):
         at = "before its last seconds" if found is None else f"{expected - found:.1f} s early"

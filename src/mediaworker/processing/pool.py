@@ -11,7 +11,7 @@ runs, and gives it back. Owning a process per task is what lets the pool:
   killer) fails only its own task, with `ProcessingCrashedError` (retried), and its slot is
   replaced;
 - be warm before the first job: `start()` spawns every process and imports the pipelines'
-  libraries (libvips, numpy, libheif) in them, and each replacement is warmed the same way.
+  libraries (libvips, numpy, libheif, libav) in them, and each replacement is warmed the same way.
 
 Processes are spawned (not forked: a forked copy of a process with a running event loop,
 Redis and Postgres connections and libvips threads is unsafe), ignore Ctrl-C (the parent
@@ -238,6 +238,7 @@ def _init_worker(memory_limit_bytes: int | None) -> None:
 
 def _warm_up(threads: int) -> int:
     """Import and touch what the pipelines use, so that the first real task pays nothing."""
+    from mediaworker.processing import frame  # noqa: F401 - libav loaded before a poster frame
     from mediaworker.processing.image import configure_libvips, warm_up
 
     configure_libvips(threads)
