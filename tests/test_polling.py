@@ -61,7 +61,7 @@ async def test_jobs_the_worker_runs_are_not_rechecked_at_every_poll(
     monitor = asyncio.create_task(count_watches(counted, ready))
     await ready.wait()
 
-    worker = await run_burst(settings, functions=functions)
+    worker = await run_burst(settings, functions=functions, cron_jobs=[])  # 3 jobs, no cron
     monitor.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await monitor
