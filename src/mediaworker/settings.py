@@ -38,7 +38,7 @@ from mediaworker.functions.transcribe_audio import transcribe_audio
 from mediaworker.functions.upscale_image import upscale_image
 from mediaworker.queue import keys
 from mediaworker.queue.connection import redis_settings
-from mediaworker.queue.polling import skip_own_running_jobs
+from mediaworker.queue.polling import check_aborts_every, skip_own_running_jobs
 from mediaworker.queue.serializer import deserialize, serialize
 from mediaworker.queue.wrapper import ARQ_MAX_TRIES, JobFunction, tracked
 
@@ -106,6 +106,7 @@ def _arq_option(value: int | frozenset[int] | None) -> int | set[int] | None:
 def worker_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `arq.Worker`, from one `Settings`."""
     skip_own_running_jobs()  # polling.py: no Redis round trips for our own running jobs
+    check_aborts_every()  # polling.py: running jobs to cancel, read 10 times a second
     queue = settings.queue
     return {
         "functions": [registered(job, settings) for job in registry.JOBS.values() if not job.cron],
