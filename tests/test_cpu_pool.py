@@ -333,3 +333,45 @@ async def test_pool_processes_see_no_secret_of_the_worker(monkeypatch: pytest.Mo
     assert b"sk-test-secret" not in at_start and b"s3-secret" not in at_start
     assert seen.get("PATH") == os.environ["PATH"], "programs are still found"
     assert os.environ["OPENAI_API_KEY"] == "sk-test-secret", "the worker keeps its own"
+
+
+def blas_threads() -> int:
+    """The threads numpy's OpenBLAS uses in this process, as OpenBLAS itself reports them."""
+    import ctypes
+
+    import numpy as np
+
+    np.ones((8, 8)) @ np.ones((8, 8))
+    with open("/proc/self/maps") as maps:
+        path = next(word for word in maps.read().split() if "openblas" in word)
+    library = ctypes.CDLL(path)
+    for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads"):
+        if hasattr(library, name):
+            return int(getattr(library, name)())
+    raise AssertionError(f"{path} reports no thread count")
+
+
+async def test_pool_processes_give_numpy_one_blas_thread_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """OpenBLAS's spare threads spin after each product, on the cores the other processes
+    decode on; an operator's own OPENBLAS_NUM_THREADS still wins."""
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    pool = CpuPool(1)
+    try:
+        seen = await pool.run(environment)
+        threads = await pool.run(blas_threads)
+    finally:
+        pool.close()
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    told = CpuPool(1)
+    try:
+        threads_told = await told.run(blas_threads)
+    finally:
+        told.close()
+
+    assert (seen["OPENBLAS_NUM_THREADS"], threads) == ("1", 1)
+    assert threads_told == min(2, os.cpu_count() or 1), (
+        "the operator's setting (at most a core each)"
+    )
