@@ -20,13 +20,14 @@ The worker's own CPU time and its pool processes' per image show where the time 
 
 Targets: the worker's images/s at least 1.11x sharp's; the first job under 0.5 s.
 `--jpeg-baseline-sizes THUMBNAIL,MEDIUM,LARGE` measures the trade IMAGE_JPEG_BASELINE_SIZES
-offers (baseline JPEGs from the worker, progressive ones from sharp).
+offers (baseline JPEGs from the worker, progressive ones from sharp), `--jpeg-decode-eighths`
+the one IMAGE_JPEG_DECODE_EIGHTHS offers (a 3/8 decode where sharp decodes at 1/2).
 Redis DB 15 is flushed; Postgres `mediaworker_bench` is created and migrated if needed
 (--redis-url, --database-url to use others). Needs node and `npm ci` in scripts/node
 (`./scripts/run bench` does both).
 
     .venv/bin/python scripts/bench_sharp.py [--images 12] [--rounds 3] [--first-jobs 3]
-        [--jpeg-baseline-sizes SIZES]
+        [--jpeg-baseline-sizes SIZES] [--jpeg-decode-eighths]
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def main() -> None:
         help="the worker's IMAGE_JPEG_BASELINE_SIZES (e.g. THUMBNAIL,MEDIUM,LARGE); sharp stays"
         " progressive: measures that trade",
     )
+    parser.add_argument(
+        "--jpeg-decode-eighths",
+        action="store_true",
+        help="the worker's IMAGE_JPEG_DECODE_EIGHTHS; sharp decodes at halves: measures that trade",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument(
         "--database-url", default="postgresql://postgres@127.0.0.1:5432/mediaworker_bench"
@@ -97,7 +103,7 @@ async def run(args: argparse.Namespace) -> None:
         print(f"generated {len(photos)} photos in {time.perf_counter() - started:.0f} s; {load()}")
         settings = bench_settings(args, work / "storage")
         await prepare_database(args.database_url)
-        bench = Bench(settings, photos, work, args.jpeg_baseline_sizes)
+        bench = Bench(settings, photos, work, trades(args))
         await bench.open()
         try:
             await bench.flush()
@@ -142,7 +148,15 @@ async def prepare_database(url: str) -> None:
     await migrate(url)
 
 
-def worker_env(settings: Settings, baseline_sizes: str) -> dict[str, str]:
+def trades(args: argparse.Namespace) -> dict[str, str]:
+    """The settings that trade quality for speed, as the worker's environment gets them."""
+    return {
+        "IMAGE_JPEG_BASELINE_SIZES": args.jpeg_baseline_sizes,
+        "IMAGE_JPEG_DECODE_EIGHTHS": "true" if args.jpeg_decode_eighths else "false",
+    }
+
+
+def worker_env(settings: Settings, trades: dict[str, str]) -> dict[str, str]:
     """The environment of `arq mediaworker.WorkerSettings`: our servers and storage."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_"))}
     env.update(
@@ -150,7 +164,7 @@ def worker_env(settings: Settings, baseline_sizes: str) -> dict[str, str]:
         DATABASE_URL=settings.database.dsn(),
         STORAGE_TYPE="local",
         WORKER_STORAGE_PATH=str(settings.storage.path),
-        IMAGE_JPEG_BASELINE_SIZES=baseline_sizes,
+        **trades,
     )
     return env
 
@@ -160,10 +174,10 @@ def worker_env(settings: Settings, baseline_sizes: str) -> dict[str, str]:
 
 class Bench:
     def __init__(
-        self, settings: Settings, photos: list[Path], work: Path, baseline_sizes: str
+        self, settings: Settings, photos: list[Path], work: Path, trades: dict[str, str]
     ) -> None:
         self.settings = settings
-        self.baseline_sizes = baseline_sizes
+        self.trades = trades
         self.photos = photos
         self.work = work
         self.log_path = work / "worker.log"
@@ -255,7 +269,7 @@ class Bench:
         log = self.log_path.open("ab")
         worker = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited
             [sys.executable, "-m", "arq", "mediaworker.WorkerSettings"],
-            env=worker_env(self.settings, self.baseline_sizes),
+            env=worker_env(self.settings, self.trades),
             stdout=log,
             stderr=log,
         )
@@ -337,6 +351,8 @@ def report(
     print(f"\n{args.images} photos of 24 MP a round, {args.rounds} rounds, {os.cpu_count()} cores")
     if args.jpeg_baseline_sizes:
         print(f"  the worker writes {args.jpeg_baseline_sizes} as baseline JPEGs; sharp does not")
+    if args.jpeg_decode_eighths:
+        print("  the worker decodes at eighths (3/8 here); sharp at halves (1/2)")
     print(f"  sharp, three sizes:                  {sharp:6.2f} images/s (median)")
     print(f"  worker, three sizes + blurhash:      {worker:6.2f} images/s (median)")
     print(

@@ -612,3 +612,21 @@ def test_blurhash_of_a_greyscale_or_transparent_image_is_still_a_colour_hash(
     assert len(run(grey).blurhash) == 28
     # Fully transparent pixels are flattened onto white, like the JPEG renditions.
     assert reference_blurhash.decode(run(clear).blurhash, 1, 1)[0][0] == [255, 255, 255]
+
+
+def test_decoding_a_large_jpeg_at_eighths_gives_the_same_sizes_and_near_the_same_pixels(
+    tmp_path: Path,
+) -> None:
+    """IMAGE_JPEG_DECODE_EIGHTHS: a 4000x3000 JPEG decoded at 3/8 (1500x1125) for LARGE, not at
+    1/2: every size as before, pixels within a hair of the halves'."""
+    source = save(photo(4000, 3000), tmp_path / "big.jpg", Q=90)
+    halves = make_thumbnails(source, SIZES, JPEG, LIMITS)
+    eighths = make_thumbnails(source, SIZES, JPEG, LIMITS, True)
+
+    assert [(r.name, r.width, r.height) for r in eighths.renditions] == [
+        (r.name, r.width, r.height) for r in halves.renditions
+    ]
+    assert (eighths.source_width, eighths.source_height) == (4000, 3000)
+    for made, reference in zip(eighths.renditions, halves.renditions, strict=True):
+        assert made.data != reference.data, f"{made.name} came from another decode"
+        assert similarity(decoded(made.data), decoded(reference.data)) > 0.99

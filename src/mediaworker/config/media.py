@@ -41,6 +41,11 @@ class ImageConfig(Section):
     # pixels, encoded 2-3x faster (LARGE 1920x1080: 10 ms against 21-27), about 10 % larger
     # and drawn top to bottom instead of coarse to fine while loading. None by default.
     jpeg_baseline_sizes: EnvList = Field((), validation_alias=env("IMAGE_JPEG_BASELINE_SIZES"))
+    # A large JPEG decoded at the smallest eighth of its size that still covers LARGE (3/8 of a
+    # 6000x4000 for 1920x1080) instead of the smallest half (1/2), as sharp and libvips do:
+    # 27 ms less CPU per 24 MP photo (of ~200), LARGE 0.26 dB further from a full-size decode
+    # (50.6 against 50.8 dB PSNR). Off by default.
+    jpeg_decode_eighths: bool = Field(False, validation_alias=env("IMAGE_JPEG_DECODE_EIGHTHS"))
     max_input_bytes: int = Field(
         100 * 1024 * 1024, gt=0, validation_alias=env("IMAGE_MAX_INPUT_BYTES")
     )

@@ -81,7 +81,7 @@ async def poster_of(ctx: Context, original: Path, probe: Probe) -> tuple[Thumbna
     """The upright frame at the chosen time (the start if none is found there) in the three
     sizes, and that time, decoded in the CPU pool (processing/frame.py); the same task demuxes
     the last seconds' packets: a file cut short is TruncatedError, damage DamagedError."""
-    path, sizes, encode, limits = thumbnail_task(ctx.settings.image, original)
+    path, sizes, encode, limits, _ = thumbnail_task(ctx.settings.image, original)
     request = frame_request(
         path,
         probe,

@@ -64,13 +64,14 @@ async def render_thumbnails(ctx: Context, source: Path) -> Thumbnails:
 
 def thumbnail_task(
     config: ImageConfig, source: Path
-) -> tuple[str, list[SizeSpec], EncodeSpec, ImageLimits]:
+) -> tuple[str, list[SizeSpec], EncodeSpec, ImageLimits, bool]:
     """The arguments of `make_thumbnails` for `source` (plain values: see thumbnail_sizes)."""
     return (
         str(source),
         thumbnail_sizes(config),
         EncodeSpec(config.format.value, config.quality, frozenset(config.jpeg_baseline_sizes)),
         ImageLimits(config.max_input_bytes, config.max_pixels, config.max_gif_pixels),
+        config.jpeg_decode_eighths,
     )
 
 

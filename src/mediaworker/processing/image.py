@@ -168,9 +168,17 @@ def warm_up() -> None:
 
 
 def make_thumbnails(
-    source_path: str, sizes: Sequence[SizeSpec], encode: EncodeSpec, limits: ImageLimits
+    source_path: str,
+    sizes: Sequence[SizeSpec],
+    encode: EncodeSpec,
+    limits: ImageLimits,
+    jpeg_eighths: bool = False,
 ) -> Thumbnails:
-    """Every size in `sizes` from one decode of `source_path`, plus a blurhash."""
+    """Every size in `sizes` from one decode of `source_path`, plus a blurhash.
+
+    `jpeg_eighths`: a plain JPEG is decoded at the smallest eighth of its size that covers
+    `sizes`, not the smallest half (IMAGE_JPEG_DECODE_EIGHTHS: a little less CPU, a little
+    less sharpness)."""
     if not sizes:
         raise ValueError("no sizes requested")
     check_file_size(source_path, limits)
@@ -178,7 +186,8 @@ def make_thumbnails(
     check_pixels(header, limits)
     width, height = header.upright
     try:
-        decoded = decode_once(source_path, header, _decode_box(width, height, sizes))
+        box = _decode_box(width, height, sizes)
+        decoded = decode_once(source_path, header, box, jpeg_eighths=jpeg_eighths)
     except pyvips.Error as exc:  # decoding errors are already BadInputError; this is the rest
         raise BadInputError(f"cannot process this image: {_vips_reason(exc)}") from exc
     return thumbnails_of(decoded, header.format, (width, height), sizes, encode)
@@ -264,7 +273,9 @@ def check_pixels(header: Header, limits: ImageLimits) -> None:
 # 4. decode_once
 
 
-def decode_once(path: str, header: Header, box: tuple[int, int]) -> VipsImage:
+def decode_once(
+    path: str, header: Header, box: tuple[int, int], *, jpeg_eighths: bool = False
+) -> VipsImage:
     """The decoded image, fitted inside `box` (upright pixels), in memory, not yet rotated.
 
     JPEG and WebP decode straight to a power-of-two fraction of their size that still covers
@@ -276,7 +287,9 @@ def decode_once(path: str, header: Header, box: tuple[int, int]) -> VipsImage:
     """
     width, height = box if header.orientation < 5 else box[::-1]
     try:
-        image = _decode_jpeg(path, header, width, height) if header.format == "jpeg" else None
+        image = None
+        if header.format == "jpeg":
+            image = _decode_jpeg(path, header, width, height, eighths=jpeg_eighths)
         if image is None:
             image = _load(path, header, _load_shrink(header, width, height))
         fits = image.width <= width and image.height <= height
@@ -292,15 +305,19 @@ def decode_once(path: str, header: Header, box: tuple[int, int]) -> VipsImage:
     return _decode_with_pi_heif(path, width, height)
 
 
-def _decode_jpeg(path: str, header: Header, width: int, height: int) -> VipsImage | None:
+def _decode_jpeg(
+    path: str, header: Header, width: int, height: int, *, eighths: bool = False
+) -> VipsImage | None:
     """A plain JPEG through libjpeg-turbo, with the header's profile and orientation; None for
-    what libvips must decode (CMYK, anything libjpeg warns about)."""
-    shrink = _load_shrink(header, width, height)  # halves only, as libvips: same pixels
+    what libvips must decode (CMYK, anything libjpeg warns about). At the halves libvips
+    uses (the same pixels), or with `eighths` at any eighth that covers width x height."""
+    if eighths:
+        min_width, min_height = width, height
+    else:
+        shrink = _load_shrink(header, width, height)
+        min_width, min_height = -(-header.width // shrink), -(-header.height // shrink)
     pixels = jpeg.decode_scaled(
-        path,
-        bands=header.bands,
-        min_width=-(-header.width // shrink),
-        min_height=-(-header.height // shrink),
+        path, bands=header.bands, min_width=min_width, min_height=min_height
     )
     if pixels is None:
         return None
