@@ -160,9 +160,21 @@ async def running_worker(settings: Settings, **options: Any) -> AsyncIterator[Wo
             async with asyncio.timeout(TEARDOWN_S):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                await _end_jobs(worker)
                 await worker.close()
         except TimeoutError:
             print(f"running_worker: shutdown took over {TEARDOWN_S} s", file=sys.stderr)
+
+
+async def _end_jobs(worker: Worker) -> None:
+    """Cancel the jobs still running and wait for them, as `Worker.close()` does, but without
+    passing their CancelledError on: arq's close() gathers them without `return_exceptions`,
+    so a job cancelled while it stored its result made the test fail at teardown."""
+    jobs = list(worker.tasks.values())
+    for job in jobs:
+        job.cancel()
+    await asyncio.gather(*jobs, return_exceptions=True)
+    worker.tasks.clear()
 
 
 async def wait_until(predicate: Any, *, timeout_s: float = 10, every_s: float = 0.05) -> None:
