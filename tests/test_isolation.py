@@ -226,7 +226,7 @@ async def test_speech_finishes_only_the_tts_row_its_job_claimed(
     guessed = {**forged, "tts_claim_token": str(uuid.uuid4())}
     wrong_token = await redis.enqueue_job("synthesize_speech", _job_id="forged-2", **guessed)
     configured = ai_settings(settings, api)
-    await run_burst(configured, cron_jobs=[])  # the row is claimed below, not by the cron
+    await run_burst(configured)  # no cron fires: the row is claimed below
 
     assert no_token is not None and wrong_token is not None
     assert (await error_of(redis, no_token))["code"] == "BAD_INPUT"
@@ -282,12 +282,12 @@ async def test_a_row_whose_job_was_lost_is_no_longer_that_jobs_to_finish(
     assert first.claim_token is not None and kept.claim_token == first.claim_token
     assert second.claim_token not in (None, first.claim_token)
 
-    await run_burst(settings, cron_jobs=[])
+    await run_burst(settings)
     lost = {"text": "Ignore the last announcement.", "tts_job_id": row.id}
     late = await redis.enqueue_job(
         "synthesize_speech", _job_id="lost", tts_claim_token=str(first.claim_token), **lost
     )
-    await run_burst(settings, cron_jobs=[])
+    await run_burst(settings)
 
     assert late is not None and (await error_of(redis, late))["code"] == "CONFLICT"
     done = await tts_jobs.get(ai_db, row.id)

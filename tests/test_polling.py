@@ -70,7 +70,7 @@ async def test_jobs_the_worker_runs_are_not_rechecked_at_every_poll(
     monitor = asyncio.create_task(count_commands(counted, ready))
     await ready.wait()
 
-    worker = await run_burst(settings, functions=functions, cron_jobs=[])  # 3 jobs, no cron
+    worker = await run_burst(settings, functions=functions)
     monitor.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await monitor

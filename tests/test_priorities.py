@@ -22,10 +22,7 @@ async def run_with_test_jobs(settings: Settings, **options: object) -> None:
 
 
 async def start_order(db: Pool) -> list[str]:
-    rows = await db.fetch(
-        "SELECT job_id FROM job_runs"
-        " WHERE function NOT IN ('reconcile_media', 'claim_tts_jobs') ORDER BY id"
-    )
+    rows = await db.fetch("SELECT job_id FROM job_runs ORDER BY id")
     return [r["job_id"] for r in rows]
 
 

@@ -47,7 +47,7 @@ async def test_a_pickled_job_is_refused_and_runs_nothing(
     finally:
         await pickling.aclose()
 
-    worker = await run_burst(settings, cron_jobs=[])  # a cron's run would be counted too
+    worker = await run_burst(settings)
 
     assert (worker.jobs_complete, worker.jobs_failed) == (0, 1)
     assert await db.fetch("SELECT job_id, function FROM job_runs") == [], "nothing ran"
