@@ -16,11 +16,13 @@ import asyncio
 import contextlib
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from arq.connections import ArqRedis
 from arq.worker import Worker
 
 from mediaworker import registry
@@ -45,6 +47,7 @@ from mediaworker.payloads import (
     Payload,
     SpeechPayload,
 )
+from mediaworker.queue import keys
 from mediaworker.queue.submit import submit_job
 from mediaworker.registry import JobDeclaration
 
@@ -122,6 +125,7 @@ async def _run(settings: Settings, workdir: Path) -> tuple[int, Tour]:
             tour = await _start_tour(svc, samples)
             await wait_for_media(svc.db, tour.media_ids, timeout_s=WAIT_S, show=True)
             await _wait_for_jobs(svc.db, tour)
+            await _drain(worker, svc.redis)
             code = await _report(svc.db, settings.storage.path.resolve(), samples, tour)
             return code, tour
     finally:
@@ -183,6 +187,18 @@ async def _wait_for_jobs(db: Pool, tour: Tour) -> None:
             if ended and (status == "ERROR" or (status == "DONE" and await _inventory(db, tour))):
                 return
             await asyncio.sleep(0.2)
+
+
+async def _drain(worker: Worker, redis: ArqRedis) -> None:
+    """Until no job is due in the queue and the worker runs none: the follow-ups the tour's
+    jobs enqueued (the enhanced copy's thumbnails) have no ledger row before they start, and
+    stopping under them printed an "interrupted" warning. Deferred jobs are not waited for."""
+    async with asyncio.timeout(WAIT_S):
+        while True:
+            due = await redis.zcount(keys.QUEUE_NAME, "-inf", time.time() * 1000)
+            if due == 0 and all(task.done() for task in worker.tasks.values()):
+                return
+            await asyncio.sleep(0.1)
 
 
 async def _inventory(db: Pool, tour: Tour) -> dict[str, Any] | None:
