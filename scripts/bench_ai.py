@@ -38,7 +38,7 @@ import pyvips
 
 from mediaworker.config import RateLimit
 from mediaworker.processing import recognize, retouch
-from mediaworker.processing.image import ImageLimits
+from mediaworker.processing.decode import ImageLimits
 from mediaworker.processing.pool import CpuPool
 from mediaworker.providers.local import LocalSpeechSynthesizer, LocalTranscriber
 from mediaworker.providers.tools import Tools

@@ -31,8 +31,8 @@ import numpy as np
 import pyvips
 
 from mediaworker.processing import ar_export, gltf, usdz
+from mediaworker.processing.decode import ImageLimits
 from mediaworker.processing.geometry import Model
-from mediaworker.processing.image import ImageLimits
 
 LIMITS = ImageLimits(max_input_bytes=200 * 2**20, max_pixels=100_000_000)
 PRODUCTS: dict[str, float] = {"poster": 0.5, "mug": 0.082}

@@ -37,6 +37,7 @@ from typing import Any
 
 from mediaworker.processing import ffmpeg as ff
 from mediaworker.processing import integrity
+from mediaworker.processing import probe as fp  # what ffprobe found
 from mediaworker.subprocesses import run_tool
 
 Step = Callable[[], Awaitable[Any]]
@@ -102,12 +103,12 @@ def generate(work: Path, seconds: float) -> dict[str, Path]:
     return {p.name: p for p in work.iterdir()}
 
 
-async def probed(path: Path) -> ff.Probe:
+async def probed(path: Path) -> fp.Probe:
     done = await run_tool(ff.probe_argv("ffprobe", str(path)), timeout_s=60, what="ffprobe")
-    return ff.require_media(ff.parse_probe(done.stdout))
+    return fp.require_media(fp.parse_probe(done.stdout))
 
 
-def frame_argv(video: Path, probe: ff.Probe, output: Path) -> list[str]:
+def frame_argv(video: Path, probe: fp.Probe, output: Path) -> list[str]:
     """The frame at 2 s of `video` as an uncompressed RGB TIFF, in one ffmpeg run."""
     return [
         *("ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-ss", "2"),
@@ -124,7 +125,7 @@ def tool(argv: list[str]) -> Step:
     return step
 
 
-def scanned(argv: list[str], path: Path, probe: ff.Probe, made: Path | None) -> Step:
+def scanned(argv: list[str], path: Path, probe: fp.Probe, made: Path | None) -> Step:
     """The job's run with the end scan, and its checks (the preview's: on its own output)."""
     with_scan = integrity.with_end_scan(argv, str(path), probe)
 
@@ -139,7 +140,7 @@ def scanned(argv: list[str], path: Path, probe: ff.Probe, made: Path | None) -> 
     return step
 
 
-def separate_scan(argv: list[str], path: Path, probe: ff.Probe) -> Step:
+def separate_scan(argv: list[str], path: Path, probe: fp.Probe) -> Step:
     """The run as it was, then an ffprobe of the packets of the last seconds."""
     start = integrity.end_scan_start_s(probe)
     scan = [
@@ -154,7 +155,7 @@ def separate_scan(argv: list[str], path: Path, probe: ff.Probe) -> Step:
     return step
 
 
-def checked(argv: list[str], probe: ff.Probe, pcm: Path) -> Step:
+def checked(argv: list[str], probe: fp.Probe, pcm: Path) -> Step:
     path = argv[argv.index("-i") + 1].removeprefix("file:")
 
     async def step() -> None:

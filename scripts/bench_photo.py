@@ -34,7 +34,7 @@ import pyvips
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from mediaworker.config import Settings
 from mediaworker.errors import MediaWorkerError
-from mediaworker.processing.image import ImageLimits
+from mediaworker.processing.decode import ImageLimits
 from mediaworker.processing.photo import prepare_for_analysis
 from photo_fixtures import bulk_project, room_jpeg, upload_photo
 

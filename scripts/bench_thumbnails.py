@@ -259,7 +259,8 @@ def child_timing(workdir: Path, repeats: int) -> dict[str, Any]:
 
 
 def run_ours(path: Path) -> None:
-    from mediaworker.processing.image import EncodeSpec, ImageLimits, SizeSpec, make_thumbnails
+    from mediaworker.processing.decode import ImageLimits
+    from mediaworker.processing.image import EncodeSpec, SizeSpec, make_thumbnails
 
     sizes = [SizeSpec(name, w, h, crop) for name, w, h, crop in DEFAULT_SIZES]
     make_thumbnails(str(path), sizes, EncodeSpec("jpeg", QUALITY), ImageLimits(1 << 30, 10**9))
@@ -313,9 +314,9 @@ def run_pillow(path: Path) -> None:
 def child_memory(workdir: Path) -> dict[str, Any]:
     import numpy  # noqa: F401 - loaded by the pipeline; counted in the baseline like pyvips
 
+    from mediaworker.processing.decode import ImageLimits
     from mediaworker.processing.image import (
         EncodeSpec,
-        ImageLimits,
         SizeSpec,
         configure_libvips,
         make_thumbnails,

@@ -21,7 +21,7 @@ from ar_tools import quadrant_design
 from browser import ModelState, chromium, model_state, only_from, watch_model_events
 from mediaworker.payloads import Derivative
 from mediaworker.processing.ar_export import ArSpec, make_ar_export
-from mediaworker.processing.image import ImageLimits
+from mediaworker.processing.decode import ImageLimits
 from mediaworker.web.ar import MODEL_VIEWER_JS, STATIC_DIR, ArPage, ar_page, page_for
 
 

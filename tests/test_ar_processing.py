@@ -29,7 +29,7 @@ from conftest import TESTDATA
 from mediaworker.errors import BadInputError, NotConfiguredError
 from mediaworker.processing import geometry, gltf, usdz
 from mediaworker.processing.ar_export import ArExport, ArSpec, make_ar_export
-from mediaworker.processing.image import ImageLimits
+from mediaworker.processing.decode import ImageLimits
 
 LIMITS = ImageLimits(max_input_bytes=50 * 2**20, max_pixels=50_000_000)
 ORIENTED = (

@@ -26,13 +26,8 @@ from mediaworker.errors import (
     TransientError,
     map_error,
 )
-from mediaworker.processing.image import (
-    EncodeSpec,
-    ImageLimits,
-    SizeSpec,
-    Thumbnails,
-    make_thumbnails,
-)
+from mediaworker.processing.decode import ImageLimits
+from mediaworker.processing.image import EncodeSpec, SizeSpec, Thumbnails, make_thumbnails
 from mediaworker.processing.pool import CpuPool, ProcessingCrashedError
 
 SIZES = [SizeSpec("THUMBNAIL", 150, 150, crop=True), SizeSpec("LARGE", 1920, 1080, crop=False)]

@@ -27,15 +27,17 @@ from media_fixtures import (
 )
 from mediaworker.errors import BadInputError, NotConfiguredError, TimeoutExceededError
 from mediaworker.processing import ffmpeg
-from mediaworker.processing.ffmpeg import (
+from mediaworker.processing.ffmpeg import PreviewSpec
+from mediaworker.processing.probe import (
     MediaLimits,
     NotMediaError,
-    PreviewSpec,
     Probe,
     Stream,
     check_limits,
+    failure_reason,
     parse_probe,
     probe_failure,
+    require_media,
 )
 from mediaworker.subprocesses import ToolCrashedError, run_tool
 
@@ -54,7 +56,7 @@ async def probe(path: Path) -> Probe:
     )
     if done.returncode != 0:
         raise probe_failure(done.stderr)
-    return ffmpeg.require_media(parse_probe(done.stdout))
+    return require_media(parse_probe(done.stdout))
 
 
 def video_probe(**video: Any) -> Probe:
@@ -177,8 +179,8 @@ def test_failure_reasons_lose_their_paths() -> None:
         "[matroska,webm @ 0x55be49cdd1c0] EBML header parsing failed\n"
         "file:/tmp/mediaworker-abc/original: Invalid data found when processing input\n"
     )
-    assert ffmpeg.failure_reason(stderr) == "Invalid data found when processing input"
-    assert ffmpeg.failure_reason("") == "no reason given"
+    assert failure_reason(stderr) == "Invalid data found when processing input"
+    assert failure_reason("") == "no reason given"
 
 
 async def test_generated_media_is_probed_as_what_it_is(tmp_path: Path) -> None:

@@ -21,14 +21,8 @@ import pyvips
 
 from mediaworker.errors import MAX_MESSAGE_CHARS, BadInputError
 from mediaworker.processing import blurhash
-from mediaworker.processing.image import (
-    EncodeSpec,
-    ImageLimits,
-    SizeSpec,
-    Thumbnails,
-    make_thumbnails,
-    to_srgb,
-)
+from mediaworker.processing.decode import ImageLimits
+from mediaworker.processing.image import EncodeSpec, SizeSpec, Thumbnails, make_thumbnails, to_srgb
 
 SIZES = (
     SizeSpec("THUMBNAIL", 150, 150, crop=True),

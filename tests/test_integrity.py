@@ -16,17 +16,14 @@ from mediaworker.processing import integrity
 from mediaworker.processing.ffmpeg import (
     CODEC_WHITELIST,
     PreviewSpec,
-    Probe,
     decode_pcm_argv,
-    parse_probe,
     preview_argv,
     probe_argv,
-    probe_failure,
-    require_media,
 )
 from mediaworker.processing.frame import frame_request, poster_thumbnails
 from mediaworker.processing.image import EncodeSpec, SizeSpec
 from mediaworker.processing.integrity import DamagedError, TruncatedError
+from mediaworker.processing.probe import Probe, parse_probe, probe_failure, require_media
 from mediaworker.processing.speech import chunks_argv
 from mediaworker.subprocesses import run_tool
 

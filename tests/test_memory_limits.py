@@ -26,15 +26,12 @@ from mediaworker.config import ImageConfig, Settings
 from mediaworker.db import media as media_db
 from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError, TransientError
-from mediaworker.processing.ffmpeg import (
-    PreviewSpec,
-    parse_probe,
-    preview_argv,
-    probe_argv,
-)
+from mediaworker.processing.decode import ImageLimits
+from mediaworker.processing.ffmpeg import PreviewSpec, preview_argv, probe_argv
 from mediaworker.processing.frame import frame_request, poster_thumbnails
-from mediaworker.processing.image import EncodeSpec, ImageLimits, SizeSpec, make_thumbnails
+from mediaworker.processing.image import EncodeSpec, SizeSpec, make_thumbnails
 from mediaworker.processing.pool import CpuPool
+from mediaworker.processing.probe import parse_probe
 from mediaworker.storage import layout
 from mediaworker.storage.base import Storage
 from mediaworker.subprocesses import TOOL_LIMITS, run_tool

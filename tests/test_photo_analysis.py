@@ -26,7 +26,7 @@ from mediaworker.db import photos as photos_db
 from mediaworker.db.pool import Pool
 from mediaworker.errors import BadInputError, ErrorCode, MappedError, MediaWorkerError, map_error
 from mediaworker.processing import detect
-from mediaworker.processing.image import ImageLimits
+from mediaworker.processing.decode import ImageLimits
 from mediaworker.processing.photo import prepare_for_analysis
 from mediaworker.processing.pool import CpuPool
 from mediaworker.providers import Providers, build_providers

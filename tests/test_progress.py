@@ -17,8 +17,9 @@ from mediaworker.db.pool import Pool
 from mediaworker.events import progress
 from mediaworker.functions.audio_video import run_ffmpeg
 from mediaworker.ingest import ingest_file
-from mediaworker.processing.ffmpeg import PreviewSpec, Probe, parse_probe, preview_argv, probe_argv
+from mediaworker.processing.ffmpeg import PreviewSpec, preview_argv, probe_argv
 from mediaworker.processing.ffmpeg_progress import ProgressReader
+from mediaworker.processing.probe import Probe, parse_probe
 from mediaworker.storage.base import Storage
 from mediaworker.subprocesses import run_tool
 

@@ -47,7 +47,7 @@ from mediaworker.errors import (
     TimeoutExceededError,
     TransientError,
 )
-from mediaworker.processing.ffmpeg import failure_reason
+from mediaworker.processing.probe import failure_reason
 
 STDERR_TAIL_BYTES = 8192
 MAX_STDOUT_BYTES = 16 * 1024 * 1024

@@ -25,8 +25,8 @@ from mediaworker.ids import request_hash
 from mediaworker.metering import metered
 from mediaworker.payloads import GenerateImagePayload
 from mediaworker.processing import retouch
-from mediaworker.processing.ffmpeg import Probe
-from mediaworker.processing.image import ImageLimits
+from mediaworker.processing.decode import ImageLimits
+from mediaworker.processing.probe import Probe
 from mediaworker.processing.speech import Chunk, chunk_seconds, chunks_argv, parse_chunk_list
 from mediaworker.providers.base import (
     Capability,

@@ -31,16 +31,16 @@ from mediaworker.events.progress import ProgressScale
 from mediaworker.functions.steps import scratch_dir
 from mediaworker.payloads import Derivative
 from mediaworker.processing import integrity
-from mediaworker.processing.ffmpeg import (
+from mediaworker.processing.ffmpeg import probe_argv
+from mediaworker.processing.ffmpeg_progress import ProgressReader
+from mediaworker.processing.probe import (
     MediaLimits,
     Probe,
     check_limits,
     parse_probe,
-    probe_argv,
     probe_failure,
     require_media,
 )
-from mediaworker.processing.ffmpeg_progress import ProgressReader
 from mediaworker.storage import layout
 from mediaworker.subprocesses import Completed, run_tool
 

@@ -30,13 +30,13 @@ from mediaworker.functions.steps import (
     thumbnail_task,
 )
 from mediaworker.payloads import VideoThumbnailPayload, VideoThumbnailResult
-from mediaworker.processing.ffmpeg import Probe
 from mediaworker.processing.frame import (
     NO_FRAME,
     frame_request,
     poster_thumbnails,
 )
 from mediaworker.processing.image import Thumbnails
+from mediaworker.processing.probe import Probe
 
 
 async def generate_video_thumbnail(

@@ -25,7 +25,8 @@ from mediaworker.functions import audio_video as av
 from mediaworker.functions.audio_video import DT, WAVEFORM_TYPES, Output
 from mediaworker.functions.steps import SOUND_KINDS, already_done, load_media
 from mediaworker.payloads import WaveformPayload, WaveformResult
-from mediaworker.processing.ffmpeg import Probe, decode_pcm_argv, pcm_sample_rate
+from mediaworker.processing.ffmpeg import decode_pcm_argv, pcm_sample_rate
+from mediaworker.processing.probe import Probe
 from mediaworker.processing.waveform import Waveform, WaveformSpec, make_waveform
 
 

@@ -38,7 +38,7 @@ from mediaworker.payloads import (
     ProcessUploadPayload,
     ProcessUploadResult,
 )
-from mediaworker.processing.ffmpeg import NotMediaError
+from mediaworker.processing.probe import NotMediaError
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from mediaworker.db import derivatives as derivatives_db
 from mediaworker.db import media as media_db
 from mediaworker.errors import BadInputError, NotFoundError
 from mediaworker.payloads import Derivative
+from mediaworker.processing.decode import ImageLimits
 from mediaworker.processing.image import (
     EncodeSpec,
-    ImageLimits,
     Rendition,
     SizeSpec,
     Thumbnails,

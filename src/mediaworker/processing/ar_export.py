@@ -24,8 +24,8 @@ import numpy as np
 import pyvips
 
 from mediaworker.errors import BadInputError
-from mediaworker.processing import geometry, gltf, image, still, usdz
-from mediaworker.processing.image import ImageLimits, VipsImage
+from mediaworker.processing import decode, geometry, gltf, image, still, usdz
+from mediaworker.processing.decode import ImageLimits, VipsImage
 
 __all__ = ["ArExport", "ArSpec", "Product", "make_ar_export"]
 
@@ -87,14 +87,14 @@ def make_ar_export(source_path: str, spec: ArSpec, limits: ImageLimits) -> ArExp
 
 def load_design(path: str, max_px: int, limits: ImageLimits) -> VipsImage:
     """The design, upright, sRGB, 3 bands, fitted inside max_px x max_px, never enlarged."""
-    image.check_file_size(path, limits)
-    header = image.read_header(path)
-    image.check_pixels(header, limits)
+    decode.check_file_size(path, limits)
+    header = decode.read_header(path)
+    decode.check_pixels(header, limits)
     width, height = header.upright
     scale = min(1.0, max_px / max(width, height))
     box = (max(1, round(width * scale)), max(1, round(height * scale)))
     try:
-        decoded = image.decode_once(path, header, box)
+        decoded = decode.decode_once(path, header, box)
         design = image.flatten_alpha(image.to_srgb(image.autorotate(decoded)), "jpeg")
         if design.bands == 1:
             design = design.colourspace("srgb")

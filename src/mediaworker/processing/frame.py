@@ -38,9 +38,10 @@ import numpy as np
 import pyvips
 
 from mediaworker.errors import BadInputError
-from mediaworker.processing.ffmpeg import CODEC_WHITELIST, Probe, file_url, thumbnail_at
+from mediaworker.processing.ffmpeg import CODEC_WHITELIST, file_url, thumbnail_at
 from mediaworker.processing.image import EncodeSpec, SizeSpec, Thumbnails, thumbnails_of
 from mediaworker.processing.integrity import end_scan_start_s
+from mediaworker.processing.probe import Probe
 
 NO_FRAME = "no video frame could be decoded"
 TURN = {90: "d270", 180: "d180", 270: "d90"}  # counter-clockwise display turn -> libvips rot

@@ -30,7 +30,8 @@ import re
 import struct
 
 from mediaworker.errors import BadInputError
-from mediaworker.processing.ffmpeg import CODEC_WHITELIST, PROTOCOLS, Probe, file_url
+from mediaworker.processing.ffmpeg import CODEC_WHITELIST, PROTOCOLS, file_url
+from mediaworker.processing.probe import Probe
 
 __all__ = [
     "DamagedError",

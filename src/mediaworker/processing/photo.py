@@ -1,6 +1,7 @@
 """A photo made ready for analysis: pure and synchronous, a path in, a small JPEG out.
 
-`prepare_for_analysis` runs the steps of `image.py` with its limits, in order:
+`prepare_for_analysis` runs the steps of `decode.py` and `image.py` (`load_upright`) with its
+limits, in order:
 
 1. check_file_size  against `max_input_bytes`; an empty file is refused
 2. read_header      format, size, orientation; no pixel decoded
@@ -24,16 +25,8 @@ from dataclasses import dataclass
 import pyvips
 
 from mediaworker.errors import BadInputError
-from mediaworker.processing.image import (
-    ImageLimits,
-    autorotate,
-    check_file_size,
-    check_pixels,
-    decode_once,
-    flatten_alpha,
-    read_header,
-    to_srgb,
-)
+from mediaworker.processing.decode import ImageLimits, read_header
+from mediaworker.processing.image import load_upright
 
 MAX_SIDE = 1568
 JPEG_QUALITY = 85
@@ -53,13 +46,9 @@ class Prepared:
 def prepare_for_analysis(
     path: str, limits: ImageLimits, *, max_side: int = MAX_SIDE, quality: int = JPEG_QUALITY
 ) -> Prepared:
-    check_file_size(path, limits)
-    header = read_header(path)
-    check_pixels(header, limits)
-    width, height = header.upright
+    width, height = read_header(path).upright
     try:
-        image = decode_once(path, header, (max_side, max_side))
-        image = flatten_alpha(to_srgb(autorotate(image)), "jpeg")
+        image = load_upright(path, limits, (max_side, max_side))
         data = bytes(image.jpegsave_buffer(Q=quality, keep="none"))
     except pyvips.Error as exc:
         raise BadInputError("cannot prepare this image for analysis") from exc

@@ -25,17 +25,14 @@ import numpy as np
 import pyvips
 
 from mediaworker.errors import BadInputError
-from mediaworker.processing.image import (
+from mediaworker.processing.decode import (
     ImageLimits,
     VipsImage,
-    autorotate,
     check_file_size,
     check_pixels,
-    decode_once,
-    flatten_alpha,
     read_header,
-    to_srgb,
 )
+from mediaworker.processing.image import autorotate, flatten_alpha, load_upright, to_srgb
 
 CLAHE_TILES = 8
 CLAHE_CLIP = 2.0
@@ -55,18 +52,14 @@ class Encoded:
 
 def prepare(source_path: str, dest_path: str, limits: ImageLimits) -> tuple[int, int]:
     """Write an upright sRGB JPEG (quality 95) of `source_path`; its width and height."""
-    image = load_upright(source_path, limits)
+    image = _upright_in_memory(source_path, limits)
     image.jpegsave(dest_path, Q=95, keep="none")
     return int(image.width), int(image.height)
 
 
-def load_upright(path: str, limits: ImageLimits) -> VipsImage:
-    check_file_size(path, limits)
-    header = read_header(path)
-    check_pixels(header, limits)
+def _upright_in_memory(path: str, limits: ImageLimits) -> VipsImage:
     try:
-        image = decode_once(path, header, header.upright)
-        return flatten_alpha(to_srgb(autorotate(image)), "jpeg").copy_memory()
+        return load_upright(path, limits).copy_memory()
     except pyvips.Error as exc:
         raise BadInputError(f"cannot process this image: {_reason(exc)}") from exc
 
@@ -100,7 +93,7 @@ def upscale(source_path: str, scale: int, limits: ImageLimits, max_pixels: int) 
     check_file_size(source_path, limits)
     check_pixels(header, limits)
     if header.format == "heif":  # HEVC: only through pi_heif, in memory
-        image = load_upright(source_path, limits)
+        image = _upright_in_memory(source_path, limits)
     else:  # streamed top to bottom when no rotation needs the whole image
         access = "sequential" if header.orientation == 1 else "random"
         source = pyvips.Source.new_from_file(source_path)

@@ -11,7 +11,8 @@ import csv
 import io
 from dataclasses import dataclass
 
-from mediaworker.processing.ffmpeg import CODEC_WHITELIST, PROTOCOLS, Probe, file_url
+from mediaworker.processing.ffmpeg import CODEC_WHITELIST, PROTOCOLS, file_url
+from mediaworker.processing.probe import Probe
 
 # Output encodings of speech: format -> (ffmpeg codec arguments, muxer, content type, ext).
 SPEECH_ENCODINGS: dict[str, tuple[tuple[str, ...], str, str, str]] = {

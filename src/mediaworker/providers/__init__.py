@@ -21,7 +21,7 @@ from loguru import logger
 
 from mediaworker.config import ProviderChoice, ProvidersConfig, Settings
 from mediaworker.errors import NotConfiguredError
-from mediaworker.processing.image import ImageLimits
+from mediaworker.processing.decode import ImageLimits
 from mediaworker.processing.pool import CpuPool
 from mediaworker.providers import local
 from mediaworker.providers.base import (

@@ -22,7 +22,7 @@ from mediaworker.config import ProvidersConfig
 from mediaworker.errors import BadInputError, NotConfiguredError
 from mediaworker.photos.analysis import RoomAnalysis, RoomType
 from mediaworker.processing import detect, recognize, retouch
-from mediaworker.processing.image import ImageLimits
+from mediaworker.processing.decode import ImageLimits
 from mediaworker.processing.pool import CpuPool
 from mediaworker.processing.speech import SPEECH_ENCODINGS
 from mediaworker.providers import tools

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mediaworker.errors import BadInputError
-from mediaworker.processing.ffmpeg import parse_probe, probe_argv
+from mediaworker.processing.ffmpeg import probe_argv
+from mediaworker.processing.probe import parse_probe
 from mediaworker.processing.speech import encode_argv, espeak_argv
 from mediaworker.scratch import make_dir
 from mediaworker.subprocesses import run_tool
