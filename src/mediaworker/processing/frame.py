@@ -169,17 +169,21 @@ def decode_at(container: Any, stream: Any, times_s: Sequence[float]) -> tuple[An
 
 
 def upright(frame: Any, ratio: Fraction | None, rotation: int) -> Any:
-    """The frame as an sRGB libvips image: square pixels, the display rotation applied."""
+    """The frame as an sRGB libvips image: square pixels, the display rotation applied (made
+    in memory once, as the three sizes read it; an upright square-pixel frame is used as is)."""
     pixels = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))  # rows may be padded
     rows, columns, _ = pixels.shape
     image = pyvips.Image.new_from_memory(pixels.data, columns, rows, 3, "uchar")
     image = image.copy(interpretation="srgb")
-    if ratio is not None and ratio > 0 and ratio != 1:
+    stretched = ratio is not None and ratio > 0 and ratio != 1
+    if stretched and ratio is not None:
         width = max(1, int(columns * min(Fraction(1), ratio)))
         height = max(1, int(rows * min(Fraction(1), 1 / ratio)))
         image = image.resize(width / columns, vscale=height / rows, kernel="lanczos3")
     turn = TURN.get(rotation % 360)
-    return (image.rot(turn) if turn else image).copy_memory()
+    if turn:
+        image = image.rot(turn)
+    return image.copy_memory() if stretched or turn else image
 
 
 # 4. scan_end
